@@ -1,0 +1,32 @@
+# Two commands for a fresh machine: `make demo` (set up + run the main job) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+DEMO_DIR ?= demo
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# No GPU: take the CPU build of torch before the project, so no multi-GB CUDA build is pulled.
+	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install -q torch==2.13.0; fi
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/recipelab bench make --out $(DEMO_DIR)/bench --size 3000 --eval-size 600 --test-size 600
+	$(VENV)/bin/recipelab analyze $(DEMO_DIR)/bench/pool.jsonl --out $(DEMO_DIR)/analysis
+	$(VENV)/bin/recipelab apply examples/recipe.yaml $(DEMO_DIR)/bench/pool.jsonl --out $(DEMO_DIR)/filtered.jsonl
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check recipelab tests benchmarks
+
+clean:
+	rm -rf $(VENV) .recipelab $(DEMO_DIR)

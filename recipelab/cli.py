@@ -1,0 +1,276 @@
+"""The `recipelab` command line: thin parsing and printing over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recipelab.data.reader import DataError
+from recipelab.recipes import RecipeError
+
+app = typer.Typer(
+    help="recipelab: find the data recipe that makes your model best (Probe-Analyze-Refine).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+ops_app = typer.Typer(help="List and describe the operators.", no_args_is_help=True)
+bench_app = typer.Typer(help="The built-in noisy benchmark.", no_args_is_help=True)
+app.add_typer(ops_app, name="ops")
+app.add_typer(bench_app, name="bench")
+
+out = Console()
+err = Console(stderr=True)
+
+WorkspaceOpt = Annotated[
+    Optional[Path],
+    typer.Option("--workspace", "-w", envvar="RECIPELAB_WORKSPACE", help="Workspace folder (default ./.recipelab)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+OnErrorOpt = Annotated[str, typer.Option("--on-error", help="skip (count, list, go on) or fail (stop at first).")]
+
+
+def fail(msg: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default, allow_nan=False) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean_floats(obj: Any) -> Any:
+    """NaN/inf are not JSON: replace with None so --json output always parses."""
+    import math
+
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean_floats(v) for v in obj]
+    return obj
+
+
+def _check_on_error(v: str) -> str:
+    if v not in ("skip", "fail"):
+        fail(f"--on-error must be skip or fail, not {v!r}")
+    return v
+
+
+# ============================================================================ ops
+
+
+def _op_info(name: str) -> dict[str, Any]:
+    from recipelab.operators.registry import get_op_class
+
+    cls = get_op_class(name)
+    fields = {}
+    for fname, f in cls.Params.model_fields.items():
+        default = f.get_default(call_default_factory=True)
+        fields[fname] = {
+            "type": getattr(f.annotation, "__name__", str(f.annotation)),
+            "default": default,
+            "description": f.description or "",
+        }
+    info: dict[str, Any] = {
+        "name": cls.name,
+        "kind": cls.kind,
+        "modality": cls.modality,
+        "summary": cls.summary,
+        "new_op": cls.new_op,
+        "params": fields,
+        "stat_params": list(cls.stat_params),
+        "doc": (cls.__doc__ or "").strip(),
+    }
+    if cls.kind == "filter":
+        info["stats_keys"] = list(cls.stats_keys)  # type: ignore[attr-defined]
+        info["thresholds"] = [
+            {"param": t.param, "stat_key": t.stat_key, "side": t.side}
+            for t in cls.thresholds  # type: ignore[attr-defined]
+        ]
+    elif cls.kind == "deduplicator":
+        info["hash_key"] = cls.hash_key  # type: ignore[attr-defined]
+    return info
+
+
+@ops_app.command("list")
+def ops_list(as_json: JsonOpt = False) -> None:
+    """List every registered operator."""
+    from recipelab.operators.registry import all_ops
+
+    infos = [_op_info(n) for n in all_ops()]
+    if as_json:
+        print_json(_clean_floats(infos))
+        return
+    t = Table(title=f"{len(infos)} operators")
+    for c in ("name", "kind", "stats key", "summary"):
+        t.add_column(c)
+    for i in infos:
+        key = ", ".join(i.get("stats_keys", [])) or i.get("hash_key", "")
+        name = i["name"] + (" [dim](new)[/dim]" if i["new_op"] else "")
+        t.add_row(name, i["kind"], key, i["summary"])
+    out.print(t)
+
+
+@ops_app.command("show")
+def ops_show(name: str, as_json: JsonOpt = False) -> None:
+    """Show one operator: params with defaults, stats key, meaning."""
+    from recipelab.operators.registry import UnknownOperatorError
+
+    try:
+        info = _op_info(name)
+    except UnknownOperatorError as e:
+        fail(str(e))
+        return
+    if as_json:
+        print_json(_clean_floats(info))
+        return
+    out.print(f"[bold]{info['name']}[/bold]  ({info['kind']}, {info['modality']})" + ("  [dim]new op[/dim]" if info["new_op"] else ""))
+    if info["doc"]:
+        out.print(info["doc"], highlight=False)
+    if "stats_keys" in info:
+        out.print(f"stats key(s): {', '.join(info['stats_keys'])}")
+        for t in info["thresholds"]:
+            out.print(f"  {t['param']}: {'lower' if t['side'] == 'min' else 'upper'} bound on {t['stat_key']} (closed)")
+    if "hash_key" in info:
+        out.print(f"hash key: {info['hash_key']}")
+    t = Table(title="params")
+    for c in ("param", "type", "default", "changes stats"):
+        t.add_column(c)
+    for p, f in info["params"].items():
+        t.add_row(p, f["type"], repr(f["default"]), "yes" if p in info["stat_params"] else "")
+    out.print(t)
+
+
+# ============================================================================ analyze / apply
+
+
+@app.command()
+def analyze(
+    data: Annotated[Path, typer.Argument(help="Dataset: JSONL, Parquet, or a folder of image+txt pairs.")],
+    ops: Annotated[Optional[str], typer.Option("--ops", help="Comma-separated op names (default: all filters and dedups).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for describe.csv, histograms, heatmap.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes for image ops.")] = 2,
+    on_error: OnErrorOpt = "skip",
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute (or load cached) stats of every op and describe their distributions."""
+    import time
+
+    from recipelab.analyze import analyze_dataset, default_analysis_ops, write_plots
+    from recipelab.operators.registry import UnknownOperatorError, create_op
+    from recipelab.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    try:
+        op_list = [create_op(n.strip()) for n in ops.split(",") if n.strip()] if ops else default_analysis_ops()
+    except UnknownOperatorError as e:
+        fail(str(e))
+        return
+    try:
+        ds = ws.read(data, on_error=_check_on_error(on_error), quiet=as_json)
+    except DataError as e:
+        fail(str(e))
+        return
+    cache = ws.stats_cache()
+    t0 = time.perf_counter()
+    an = analyze_dataset(ds, op_list, cache, workers=workers, quiet=as_json)
+    secs = time.perf_counter() - t0
+    out_dir = out_dir or (ws.root / "analysis" / ds.fingerprint[:12])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    an.describe.to_csv(out_dir / "describe.csv")
+    an.table.to_csv(out_dir / "stats.csv")
+    plots = write_plots(an, out_dir)
+    if as_json:
+        print_json(_clean_floats({
+            "data": str(data), "samples": len(ds), "rejected": len(ds.rejects), "fingerprint": ds.fingerprint,
+            "describe": an.describe.reset_index().to_dict(orient="records"), "duplicates": an.duplicates,
+            "out": str(out_dir), "plots": [str(p) for p in plots], "seconds": secs,
+            "cache": {"hits": cache.hits, "misses": cache.misses},
+        }))
+        return
+    t = Table(title=f"{data} — {len(ds)} samples ({len(ds.rejects)} rejected), stats in {secs:.1f}s "
+                    f"(cache {cache.hits} hit / {cache.misses} computed)")
+    for c in ("stat", "count", "mean", "std", "q05", "q25", "q50", "q75", "q95"):
+        t.add_column(c, justify="right" if c != "stat" else "left")
+    for stat, row in an.describe.iterrows():
+        t.add_row(str(stat), str(row["count"]), *[f"{row.get(c, float('nan')):.4g}" for c in ("mean", "std", "q05", "q25", "q50", "q75", "q95")])
+    out.print(t)
+    for name, n in an.duplicates.items():
+        out.print(f"{name}: {n} duplicate(s) would be removed from the whole pool")
+    out.print(f"wrote {out_dir}/describe.csv, stats.csv and {len(plots)} plot(s)")
+
+
+def _print_removed(removed: list[tuple[str, int]], total: int, kept: int, title: str) -> None:
+    t = Table(title=title)
+    t.add_column("#", justify="right")
+    t.add_column("op")
+    t.add_column("removed", justify="right")
+    t.add_column("remaining", justify="right")
+    left = total
+    for i, (name, n) in enumerate(removed, start=1):
+        left -= n
+        t.add_row(str(i), name, str(n), str(left))
+    t.add_row("", "[bold]kept[/bold]", "", f"[bold]{kept}[/bold] of {total} ({100 * kept / max(total, 1):.1f}%)")
+    out.print(t)
+
+
+@app.command()
+def apply(
+    recipe: Annotated[Path, typer.Argument(help="Data-Juicer recipe YAML.")],
+    data: Annotated[Path, typer.Argument(help="Dataset to filter.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output JSONL of the kept samples.")],
+    export_stats: Annotated[bool, typer.Option("--export-stats", help="Write each sample's stats under __dj__stats__.")] = False,
+    workers: Annotated[int, typer.Option("--workers")] = 2,
+    on_error: OnErrorOpt = "skip",
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply a recipe: write the kept samples and print how many each op removed."""
+    from recipelab.apply import apply_recipe_to_dataset
+    from recipelab.data.writer import write_jsonl
+    from recipelab.recipes import Recipe
+    from recipelab.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    try:
+        rec = Recipe.load(recipe)
+        ds = ws.read(data, on_error=_check_on_error(on_error), quiet=as_json)
+    except (RecipeError, DataError) as e:
+        fail(str(e))
+        return
+    res = apply_recipe_to_dataset(rec, ds, ws.stats_cache(), workers=workers, quiet=as_json, with_stats=export_stats)
+    n = write_jsonl(res.kept_samples, out_path, stats=res.sample_stats if export_stats else None)
+    if as_json:
+        print_json({"recipe": str(recipe), "data": str(data), "out": str(out_path), "total": len(ds), "kept": n,
+                    "removed": [{"op": a, "removed": b} for a, b in res.result.removed],
+                    "apply_ms": res.result.seconds * 1000})
+        return
+    _print_removed(res.result.removed, len(ds), n, f"{recipe.name} on {data.name}")
+    out.print(f"wrote {n} samples to {out_path}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,181 @@
+"""Recipes: an ordered list of ops with params, in Data-Juicer's YAML format, and applying one to stats.
+
+``apply`` works on cached stats only, so evaluating a recipe costs milliseconds and the search can
+look at thousands of them before spending a probe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from recipelab.operators.base import Deduplicator, Filter, Mapper, Operator, Stats
+from recipelab.operators.registry import UnknownOperatorError, get_op_class
+
+
+class RecipeError(ValueError):
+    """An invalid recipe; the message names the file, the op (position and name) and the field."""
+
+
+class OpSpec(BaseModel):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Recipe(BaseModel):
+    """Data-Juicer recipe: ``process`` is the op list; other top-level keys are kept untouched."""
+
+    process: list[OpSpec] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    # ------------------------------------------------------------------ Data-Juicer YAML
+    @classmethod
+    def from_dj(cls, data: Any, source: str = "<recipe>") -> Recipe:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise RecipeError(f"{source}: expected a mapping with a 'process' list")
+        proc = data.get("process", [])
+        if proc is None:
+            proc = []
+        if not isinstance(proc, list):
+            raise RecipeError(f"{source}: 'process' must be a list of {{op_name: {{params}}}}")
+        ops = []
+        for i, item in enumerate(proc, start=1):
+            if isinstance(item, str):
+                ops.append(OpSpec(name=item))
+                continue
+            if not isinstance(item, dict) or len(item) != 1:
+                raise RecipeError(f"{source}: process[{i}]: expected one {{op_name: {{params}}}} mapping")
+            (name, params), = item.items()
+            if params is None:
+                params = {}
+            if not isinstance(params, dict):
+                raise RecipeError(f"{source}: process[{i}] {name}: params must be a mapping")
+            ops.append(OpSpec(name=str(name), params=params))
+        extra = {k: v for k, v in data.items() if k != "process"}
+        recipe = cls(process=ops, extra=extra)
+        recipe.validate_ops(source)
+        return recipe
+
+    @classmethod
+    def from_yaml(cls, text: str, source: str = "<recipe>") -> Recipe:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark is not None else ""
+            raise RecipeError(f"{source}{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+        return cls.from_dj(data, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recipe:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as e:
+            raise RecipeError(f"{p}: cannot read recipe ({e.strerror})") from None
+        return cls.from_yaml(text, source=str(p))
+
+    def to_dj(self) -> dict[str, Any]:
+        out = dict(self.extra)
+        out["process"] = [{op.name: dict(op.params)} for op in self.process]
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dj(), sort_keys=False, allow_unicode=True)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+
+    # ------------------------------------------------------------------ identity
+    def canonical_json(self) -> str:
+        """Ops with params filled in with defaults, so `{min_len: 10}` and `{}` hash the same."""
+        ops = self.build_ops()
+        return json.dumps([[o.name, o.params.model_dump(mode="json")] for o in ops], sort_keys=True)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    # ------------------------------------------------------------------ ops
+    def validate_ops(self, source: str = "<recipe>") -> None:
+        self.build_ops(source)
+
+    def build_ops(self, source: str = "<recipe>") -> list[Operator]:
+        ops: list[Operator] = []
+        for i, spec in enumerate(self.process, start=1):
+            try:
+                cls = get_op_class(spec.name)
+            except UnknownOperatorError as e:
+                raise RecipeError(f"{source}: process[{i}]: {e}") from None
+            try:
+                ops.append(cls(spec.params))
+            except ValidationError as e:
+                err = e.errors()[0]
+                field = ".".join(str(x) for x in err["loc"]) or "<params>"
+                raise RecipeError(f"{source}: process[{i}] {spec.name}: field {field}: {err['msg']}") from None
+        return ops
+
+    def describe(self) -> str:
+        if not self.process:
+            return "(no filter)"
+        parts = []
+        for op in self.process:
+            ps = ", ".join(f"{k}={_short(v)}" for k, v in op.params.items())
+            parts.append(f"{op.name}({ps})")
+        return " → ".join(parts)
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+@dataclass
+class ApplyResult:
+    kept: np.ndarray  # boolean mask over the pool
+    removed: list[tuple[str, int]]  # (op name, samples that op removed), in recipe order
+    seconds: float
+
+    @property
+    def kept_indices(self) -> np.ndarray:
+        return np.flatnonzero(self.kept)
+
+    @property
+    def n_kept(self) -> int:
+        return int(self.kept.sum())
+
+
+def apply_ops(ops: Sequence[Operator], stats: Sequence[Stats | None], n: int) -> ApplyResult:
+    """Run the pipeline on stats: each filter's mask is AND-ed in order; a deduplicator keeps the first
+    *still kept* sample of each group (Data-Juicer dedups the dataset as it is at that point)."""
+    t0 = time.perf_counter()
+    kept = np.ones(n, dtype=bool)
+    removed: list[tuple[str, int]] = []
+    for op, st in zip(ops, stats, strict=True):
+        before = int(kept.sum())
+        if isinstance(op, Mapper):
+            removed.append((op.name, 0))
+            continue
+        assert st is not None, f"no stats for {op.name}"
+        if isinstance(op, Filter):
+            kept &= op.keep(st)
+        elif isinstance(op, Deduplicator):
+            labels = st[op.hash_key].values
+            idx = np.flatnonzero(kept)
+            _, first = np.unique(labels[idx], return_index=True)
+            new = np.zeros(n, dtype=bool)
+            new[idx[first]] = True
+            kept = new
+        removed.append((op.name, before - int(kept.sum())))
+    return ApplyResult(kept=kept, removed=removed, seconds=time.perf_counter() - t0)
