@@ -274,3 +274,207 @@ def main() -> None:  # pragma: no cover
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# ============================================================================ search
+
+
+def _open_memory(workspace: Path | None):  # noqa: ANN202
+    from recipelab.memory import Memory
+    from recipelab.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    return ws, Memory(ws.memory_path)
+
+
+def _live_panel(loop) -> Any:  # noqa: ANN001
+    from rich.panel import Panel
+
+    from recipelab.agent import analysis
+
+    st = loop.state()
+    lines = [f"run [bold]{loop.run_id}[/bold]   probes {st.used}/{st.budget_probes}   "
+             f"elapsed {loop.elapsed_s() / 60:.1f} min"]
+    best = analysis.best_so_far(st)
+    if best is not None:
+        c, lo, hi = best
+        lines.append(f"best so far: {c.mean:.4f} (90% CI {lo:.4f}..{hi:.4f}, {c.n} seed(s)) — {c.description}")
+    base = analysis.baseline(st)
+    if base is not None:
+        lines.append(f"baseline (no filter): {base.mean:.4f} over {base.n} seed(s)")
+    if loop.hypothesis:
+        lines.append(f"now testing: {loop.hypothesis}")
+    return Panel("\n".join(lines), title="recipelab search", expand=False)
+
+
+@app.command()
+def search(
+    data: Annotated[Optional[str], typer.Option("--data", help="Pool to search over (JSONL/Parquet/folder).")] = None,
+    eval_path: Annotated[Optional[str], typer.Option("--eval", help="Clean split that scores probes.")] = None,
+    test: Annotated[Optional[str], typer.Option("--test", help="Clean split for the final report only.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="Probe task (clip).")] = None,
+    budget_probes: Annotated[Optional[int], typer.Option("--budget-probes", help="Probes to spend (default 24).")] = None,
+    budget_minutes: Annotated[Optional[float], typer.Option("--budget-minutes", help="Wall-time budget.")] = None,
+    budget_tokens: Annotated[Optional[int], typer.Option("--budget-tokens", help="LLM token budget.")] = None,
+    planner: Annotated[Optional[str], typer.Option("--planner", help="auto | stat | llm")] = None,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", help="agent | random | optuna | dj-sandbox | k-sigma")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Probes at once (local processes).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Training steps per probe.")] = None,
+    train_size: Annotated[Optional[int], typer.Option("--train-size", help="Samples per probe (default pool/3).")] = None,
+    test_seeds: Annotated[Optional[int], typer.Option("--test-seeds", help="Seeds for the final test scoring.")] = None,
+    ops: Annotated[Optional[str], typer.Option("--ops", help="Comma-separated candidate ops.")] = None,
+    llm_base_url: Annotated[Optional[str], typer.Option("--llm-base-url", help="OpenAI-compatible endpoint.")] = None,
+    llm_model: Annotated[Optional[str], typer.Option("--llm-model")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file with any of these settings.")] = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue the run with this id.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search autonomously for the best recipe within a budget (resumable)."""
+    from rich.live import Live
+
+    from recipelab.agent.loop import SearchLoop
+    from recipelab.config import ConfigError, build_search_config, load_config_file
+
+    ws, mem = _open_memory(workspace)
+    try:
+        if resume:
+            try:
+                loop = SearchLoop.resume(ws, mem, resume, quiet=as_json)
+            except (KeyError, RuntimeError) as e:
+                fail(str(e.args[0] if isinstance(e, KeyError) else e))
+                return
+        else:
+            overrides = {
+                "data": data, "eval": eval_path, "test": test, "task": task, "budget_probes": budget_probes,
+                "budget_minutes": budget_minutes, "budget_tokens": budget_tokens, "planner": planner,
+                "strategy": strategy, "workers": workers, "seed": seed, "probe.steps": steps,
+                "probe.train_size": train_size, "test_seeds": test_seeds,
+                "ops": [o.strip() for o in ops.split(",") if o.strip()] if ops else None,
+                "llm.base_url": llm_base_url, "llm.model": llm_model,
+            }
+            try:
+                cfg = build_search_config(load_config_file(config), overrides, source=str(config or "flags"))
+            except ConfigError as e:
+                fail(str(e))
+                return
+            if not cfg.data or not cfg.eval:
+                fail("--data and --eval are required (or --resume RUN_ID)")
+            loop = SearchLoop.create(ws, mem, cfg, quiet=as_json)
+        # The run id comes first (stdout, or stderr under --json so stdout stays one JSON document).
+        (err if as_json else out).print(f"run id: {loop.run_id}  (workspace {ws.root})", highlight=False)
+        try:
+            if as_json or not err.is_terminal:
+                loop.on_update = (lambda lp: None) if as_json else _plain_progress
+                outcome = loop.run()
+            else:
+                with Live(console=err, refresh_per_second=2, transient=True) as live:
+                    loop.on_update = lambda lp: live.update(_live_panel(lp))
+                    outcome = loop.run()
+        except KeyboardInterrupt:
+            mem.set_run_status(loop.run_id, "interrupted")
+            mem.mark_interrupted(loop.run_id)
+            mem.log_event(loop.run_id, "info", "interrupted by the user (Ctrl-C)")
+            err.print(f"\n[yellow]interrupted.[/yellow] resume with: recipelab search --resume {loop.run_id}"
+                      + (f" --workspace {ws.root}" if workspace else ""), highlight=False)
+            raise typer.Exit(130) from None
+        except (DataError, RecipeError, ValueError) as e:
+            mem.set_run_status(loop.run_id, "failed")
+            mem.log_event(loop.run_id, "error", f"run failed: {e}")
+            fail(str(e))
+            return
+        finally:
+            loop.close()
+    finally:
+        pass
+    summary = outcome.summary
+    if as_json:
+        print_json(_clean_floats({"run_id": outcome.run_id, "status": outcome.status, "run_dir": str(outcome.run_dir),
+                                  **summary}))
+        return
+    _print_outcome(outcome, ws.root if workspace else None)
+
+
+def _plain_progress(loop) -> None:  # noqa: ANN001
+    from recipelab.agent import analysis
+
+    st = loop.state()
+    best = analysis.best_so_far(st)
+    b = f" best {best[0].mean:.4f}" if best else ""
+    err.print(f"[dim]probes {st.used}/{st.budget_probes}{b} — {loop.hypothesis}[/dim]", highlight=False)
+
+
+def _print_outcome(outcome, ws_root) -> None:  # noqa: ANN001
+    s = outcome.summary
+    best = s.get("best")
+    out.print(f"[bold]run {outcome.run_id}[/bold]: {outcome.status} — {s.get('reason')}; "
+              f"{s.get('probes')} probes in {s.get('elapsed_s', 0) / 60:.1f} min")
+    if not best:
+        out.print("[red]no probe finished; nothing to choose[/red]")
+        return
+    base = s.get("baseline") or {}
+    lo, hi = best["eval_ci90"]
+    out.print(f"best recipe: {best['description']}")
+    out.print(f"  eval {best['eval_mean']:.4f} (90% CI {lo:.4f}..{hi:.4f}, {best['seeds']} seeds); "
+              f"no filter {base.get('eval_mean', float('nan')):.4f}; keeps {best['kept']} of {best['pool']}")
+    t = s.get("test")
+    if t and t.get("final", {}).get("mean") is not None:
+        out.print(f"  test {t['final']['mean']:.4f} vs no filter {t['baseline']['mean']:.4f} "
+                  f"(gain {t.get('gain', 0):+.4f}, {t['final']['seeds']} seeds)")
+    out.print(f"recipe: {s['best_recipe']}")
+    w = f" --workspace {ws_root}" if ws_root else ""
+    out.print(f"logs:   recipelab logs {outcome.run_id}{w}")
+
+
+# ============================================================================ runs / experiments
+
+
+@app.command()
+def runs(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """List the runs in the memory."""
+    _, mem = _open_memory(workspace)
+    rows = mem.list_runs()
+    if as_json:
+        print_json(_clean_floats(rows))
+        return
+    t = Table(title=f"{len(rows)} run(s)")
+    for c in ("run", "status", "created", "strategy", "probes", "best eval"):
+        t.add_column(c)
+    for r in rows:
+        cfg, summ = r.get("config") or {}, r.get("summary") or {}
+        best = (summ.get("best") or {}).get("eval_mean")
+        n = len(mem.experiments(r["id"]))
+        t.add_row(r["id"], r["status"], r["created_at"][:19], cfg.get("strategy", ""),
+                  f"{n}/{(r.get('budget') or {}).get('probes', '')}", f"{best:.4f}" if best is not None else "")
+    out.print(t)
+
+
+@app.command()
+def experiments(
+    run: Annotated[Optional[str], typer.Option("--run", help="Only this run.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List probes (experiments) with their recipe, metric and status."""
+    _, mem = _open_memory(workspace)
+    rows = mem.experiments(run)
+    if as_json:
+        for r in rows:
+            r.pop("recipe_yaml", None)
+        print_json(_clean_floats(rows))
+        return
+    t = Table(title=f"{len(rows)} experiment(s)")
+    for c in ("id", "run", "purpose", "status", "seed", "kept", "metric", "recipe"):
+        t.add_column(c)
+    from recipelab.recipes import Recipe
+
+    for r in rows:
+        try:
+            desc = Recipe.from_dj(r.get("recipe") or {}).describe()
+        except (RecipeError, ValueError):
+            desc = "?"
+        v = r.get("primary_value")
+        t.add_row(str(r["id"]), r["run_id"], r.get("purpose") or "", r["status"], str(r.get("seed")),
+                  str(r.get("kept_size") or ""), f"{v:.4f}" if v is not None else (r.get("error") or "")[:40], desc[:70])
+    out.print(t)

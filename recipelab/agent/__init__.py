@@ -1,0 +1,1 @@
+"""The agent: the Probe-Analyze-Refine loop, analysis, planners, Optuna search, steering."""

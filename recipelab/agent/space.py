@@ -1,0 +1,205 @@
+"""The recipe space of one pool: candidate ops, their stats, quantile <-> value maps, training-free priors.
+
+Thresholds are searched in quantile space so that the same plan ("drop the lowest 10% by sharpness")
+means the same thing on any dataset; this module turns such plans into concrete Data-Juicer recipes.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recipelab.agent.plan import OpChoice, ParamValue
+from recipelab.data.reader import Dataset
+from recipelab.operators.base import Deduplicator, Filter, Operator, QuantileDim, Stat, Stats, default_search_space
+from recipelab.operators.registry import all_ops, create_op, get_op_class
+from recipelab.operators.stats import StatsCache, compute_pipeline_stats
+from recipelab.recipes import ApplyResult, OpSpec, Recipe, apply_ops
+
+SIMILARITY_OP = "image_text_similarity_filter"
+#: Ops left out of the default candidate set: they duplicate another op's signal at a higher cost, or
+#: need resources we don't ship.
+DEFAULT_EXCLUDE: tuple[str, ...] = ()
+#: Quantiles at which a tail is considered for a prior and for a screening threshold.
+TAIL_QS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+
+
+@dataclass
+class Prior:
+    """Training-free evidence that one side of one op's stat holds bad samples: the proxy CLIP scores
+    samples in that tail lower than the rest (a t statistic), at the best tail size ``q``."""
+
+    op: str
+    param: str
+    side: str
+    t: float
+    q: float  # tail size (fraction of pool) where t peaks
+    tail_mean: float
+    rest_mean: float
+
+
+@dataclass
+class OpEntry:
+    name: str
+    op: Operator
+    stats: Stats
+    dims: list[QuantileDim] = field(default_factory=list)
+
+
+def _param_is_int(op_name: str, param: str) -> bool:
+    f = get_op_class(op_name).Params.model_fields[param]
+    ann = f.annotation
+    args = typing.get_args(ann)
+    return ann is int or (int in args and float not in args)
+
+
+class PoolSpace:
+    """Candidate ops with default stat params and their cached stats on the pool."""
+
+    def __init__(
+        self,
+        ds: Dataset,
+        cache: StatsCache,
+        ops: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+        workers: int = 1,
+        quiet: bool = False,
+    ) -> None:
+        self.ds = ds
+        self.cache = cache
+        self.workers = workers
+        self.quiet = quiet
+        names = list(ops) if ops else [n for n, c in all_ops().items() if c.kind != "mapper"]
+        names = [n for n in names if n not in exclude and n not in DEFAULT_EXCLUDE]
+        op_objs = [create_op(n) for n in names]
+        stats = compute_pipeline_stats(op_objs, ds.samples, ds.fingerprint, cache, workers=workers, quiet=quiet)
+        self.entries: dict[str, OpEntry] = {}
+        for op, st in zip(op_objs, stats, strict=True):
+            assert st is not None
+            dims = default_search_space(op) if isinstance(op, Filter) else []
+            self.entries[op.name] = OpEntry(op.name, op, st, dims)
+
+    @property
+    def n(self) -> int:
+        return len(self.ds)
+
+    @property
+    def filter_names(self) -> list[str]:
+        return [n for n, e in self.entries.items() if isinstance(e.op, Filter)]
+
+    @property
+    def dedup_names(self) -> list[str]:
+        return [n for n, e in self.entries.items() if isinstance(e.op, Deduplicator)]
+
+    # ------------------------------------------------------------------ quantiles
+    def stat_for(self, op: str, param: str) -> tuple[Stat, str]:
+        e = self.entries[op]
+        for th in getattr(e.op, "thresholds", ()):
+            if th.param == param:
+                return e.stats[th.stat_key], th.side
+        raise KeyError(f"{op} has no threshold param {param!r}")
+
+    def quantile_value(self, op: str, param: str, q: float) -> float | int:
+        st, side = self.stat_for(op, param)
+        vals = st.finite_values()
+        q = min(max(float(q), 0.0), 1.0)
+        if len(vals) == 0:
+            return 0
+        v = float(np.quantile(vals, q))
+        if _param_is_int(op, param):
+            # Round outward so q=0 / q=1 keep everything.
+            return int(math.floor(v)) if side == "min" else int(math.ceil(v))
+        return float(f"{v:.6g}")
+
+    def value_quantile(self, op: str, param: str, value: float) -> float:
+        st, _ = self.stat_for(op, param)
+        vals = st.finite_values()
+        if len(vals) == 0:
+            return 0.0
+        return float(np.mean(vals < value))
+
+    # ------------------------------------------------------------------ recipes
+    def to_recipe(self, choices: Sequence[OpChoice]) -> Recipe:
+        """Concrete recipe from op choices; filters keep their given order, dedups go last. A threshold not
+        named is set to keep everything on its side (so a choice names only the bounds it means)."""
+        specs: list[OpSpec] = []
+        dedups: list[OpSpec] = []
+        for ch in choices:
+            cls = get_op_class(ch.op)
+            params: dict = {p.name: p.value for p in ch.params}
+            for qp in ch.quantiles:
+                params[qp.name] = self.quantile_value(ch.op, qp.name, float(qp.value))
+            if cls.kind == "filter":
+                for th in cls.thresholds:  # type: ignore[attr-defined]
+                    if th.param not in params:
+                        params[th.param] = self.quantile_value(ch.op, th.param, 0.0 if th.side == "min" else 1.0)
+            (dedups if cls.kind == "deduplicator" else specs).append(OpSpec(name=ch.op, params=params))
+        r = Recipe(process=specs + dedups, extra={"project_name": "recipelab"})
+        r.validate_ops()
+        return r
+
+    def apply(self, recipe: Recipe) -> ApplyResult:
+        ops = recipe.build_ops()
+        stats = compute_pipeline_stats(
+            ops, self.ds.samples, self.ds.fingerprint, self.cache, workers=self.workers, quiet=True
+        )
+        return apply_ops(ops, stats, self.n)
+
+    # ------------------------------------------------------------------ priors
+    def similarity(self) -> np.ndarray | None:
+        e = self.entries.get(SIMILARITY_OP)
+        if e is None:
+            return None
+        return e.stats["image_text_similarity"].per_sample("mean")
+
+    def priors(self) -> list[Prior]:
+        """For every (op, threshold side): how much lower the proxy-CLIP similarity is in the stat's tail
+        than in the rest, as a Welch t statistic at the tail size where it peaks. No training needed;
+        only an ordering hint for which ops to probe first."""
+        sim = self.similarity()
+        out: list[Prior] = []
+        if sim is None:
+            return out
+        ok = np.isfinite(sim)
+        for name, e in self.entries.items():
+            if not isinstance(e.op, Filter) or name == SIMILARITY_OP:
+                continue
+            for th in e.op.thresholds:
+                v = e.stats[th.stat_key].per_sample("min" if th.side == "min" else "max")
+                fin = np.isfinite(v) & ok
+                if fin.sum() < 20:
+                    continue
+                vv, ss = v[fin], sim[fin]
+                best: Prior | None = None
+                for q in TAIL_QS:
+                    cut = np.quantile(vv, q if th.side == "min" else 1 - q)
+                    tail = vv < cut if th.side == "min" else vv > cut
+                    if tail.sum() < 5 or (~tail).sum() < 5:
+                        continue
+                    a, b = ss[tail], ss[~tail]
+                    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) or 1e-9
+                    t = float((b.mean() - a.mean()) / se)
+                    if best is None or t > best.t:
+                        best = Prior(name, th.param, th.side, t, float(tail.mean()), float(a.mean()), float(b.mean()))
+                if best is not None:
+                    out.append(best)
+        return sorted(out, key=lambda p: -p.t)
+
+    def describe_quantiles(self, qs: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for e in self.entries.values():
+            if not isinstance(e.op, Filter):
+                continue
+            for k, st in e.stats.items():
+                v = st.finite_values()
+                if len(v):
+                    out[k] = {f"q{int(q * 100)}": float(x) for q, x in zip(qs, np.quantile(v, qs), strict=True)}
+        return out
+
+
+def quantile_choice(op: str, **qs: float) -> OpChoice:
+    return OpChoice(op=op, quantiles=[ParamValue(name=k, value=float(v)) for k, v in qs.items()])

@@ -1,0 +1,77 @@
+"""Probes in this process (workers=1) or in a pool of local processes (workers=K).
+
+Each worker builds its own `ProbeEnv` once (datasets from the cache, image banks memory-mapped, the
+run's tokenizer from its file) and sets torch threads to cores // K, so K probes share the CPU
+instead of fighting over it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from recipelab.executors.base import JobOutcome, ProbeJob
+from recipelab.trainers.base import ProbeError
+
+_ENV: Any = None
+
+
+def _init_worker(env_config: dict[str, Any], threads: int) -> None:
+    global _ENV
+    import torch
+
+    torch.set_num_threads(threads)
+    from recipelab.agent.probe_env import ProbeEnv
+
+    _ENV = ProbeEnv.from_config(env_config, threads=threads, quiet=True)
+
+
+def _run_in_worker(job: ProbeJob) -> JobOutcome:
+    assert _ENV is not None
+    return _run(_ENV, job)
+
+
+def _run(env: Any, job: ProbeJob) -> JobOutcome:
+    try:
+        return JobOutcome(job, env.run(job.spec, job.split), None)
+    except ProbeError as e:
+        return JobOutcome(job, None, str(e))
+    except Exception as e:  # noqa: BLE001 - a probe's crash must not end the run; it is recorded
+        return JobOutcome(job, None, f"{type(e).__name__}: {e}")
+
+
+class InProcessExecutor:
+    workers = 1
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+
+    def run(self, jobs: Sequence[ProbeJob]) -> Iterator[JobOutcome]:
+        for job in jobs:
+            yield _run(self.env, job)
+
+    def close(self) -> None:
+        pass
+
+
+class LocalPoolExecutor:
+    def __init__(self, env_config: dict[str, Any], workers: int) -> None:
+        self.workers = workers
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(env_config, threads))
+
+    def run(self, jobs: Sequence[ProbeJob]) -> Iterator[JobOutcome]:
+        futs: set[Future] = {self.pool.submit(_run_in_worker, j) for j in jobs}
+        try:
+            while futs:
+                done, futs = wait(futs, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result()
+        finally:
+            for f in futs:
+                f.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recipelab.data import read_dataset
+from recipelab.operators.stats import StatsCache, compute_pipeline_stats
+from recipelab.recipes import Recipe, RecipeError, apply_ops
+
+RECIPE = """
+project_name: t
+np: 4
+process:
+  - whitespace_normalization_mapper:
+  - text_length_filter:
+      min_len: 5
+      max_len: 40
+  - document_deduplicator:
+  - image_aspect_ratio_filter:
+      min_ratio: 0.5
+      max_ratio: 2.0
+"""
+
+
+def test_yaml_round_trip_keeps_order_params_and_extra_keys() -> None:
+    r = Recipe.from_yaml(RECIPE)
+    assert [o.name for o in r.process] == [
+        "whitespace_normalization_mapper", "text_length_filter", "document_deduplicator", "image_aspect_ratio_filter",
+    ]
+    assert r.extra == {"project_name": "t", "np": 4}
+    again = Recipe.from_yaml(r.to_yaml())
+    assert again == r
+    assert again.fingerprint() == r.fingerprint()
+
+
+def test_fingerprint_fills_defaults() -> None:
+    a = Recipe.from_yaml("process:\n  - text_length_filter:\n")
+    b = Recipe.from_yaml("process:\n  - text_length_filter:\n      min_len: 10\n")
+    c = Recipe.from_yaml("process:\n  - text_length_filter:\n      min_len: 11\n")
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+def test_unknown_op_names_closest() -> None:
+    with pytest.raises(RecipeError, match=r"process\[1\]: unknown operator 'text_lenght_filter'; did you mean text_length_filter"):
+        Recipe.from_yaml("process:\n  - text_lenght_filter:\n      min_len: 3\n", source="r.yaml")
+
+
+def test_bad_param_names_op_and_field() -> None:
+    with pytest.raises(RecipeError, match=r"r.yaml: process\[1\] text_length_filter: field min_len: "):
+        Recipe.from_yaml("process:\n  - text_length_filter:\n      min_len: lots\n", source="r.yaml")
+    with pytest.raises(RecipeError, match=r"field bogus: Extra inputs"):
+        Recipe.from_yaml("process:\n  - text_length_filter:\n      bogus: 1\n", source="r.yaml")
+
+
+def test_invalid_yaml_names_line() -> None:
+    with pytest.raises(RecipeError, match=r"r.yaml:\d+: invalid YAML"):
+        Recipe.from_yaml("process:\n  - a: [\n", source="r.yaml")
+
+
+def test_apply_counts_per_op_and_dedup_keeps_first_kept(tiny_dataset: Path, tmp_path: Path) -> None:
+    ds = read_dataset(tiny_dataset, quiet=True)
+    r = Recipe.from_yaml(RECIPE)
+    ops = r.build_ops()
+    cache = StatsCache(tmp_path / "c")
+    stats = compute_pipeline_stats(ops, ds.samples, ds.fingerprint, cache, quiet=True)
+    res = apply_ops(ops, stats, len(ds))
+    kept = [ds.samples[i].id for i in res.kept_indices]
+    # "ok" (2 chars) and the 4-char? none; s3 duplicates s0; s5 is 96x16 (ratio 6)
+    assert "s7" not in kept and "s3" not in kept and "s5" not in kept and "s0" in kept
+    assert dict(res.removed)["document_deduplicator"] == 1
+    assert sum(n for _, n in res.removed) == len(ds) - res.n_kept
+
+
+def test_stats_cached_second_run_computes_nothing(tiny_dataset: Path, tmp_path: Path) -> None:
+    ds = read_dataset(tiny_dataset, quiet=True)
+    ops = Recipe.from_yaml(RECIPE).build_ops()
+    c1 = StatsCache(tmp_path / "c")
+    s1 = compute_pipeline_stats(ops, ds.samples, ds.fingerprint, c1, quiet=True)
+    assert c1.misses == 3 and c1.hits == 0
+    c2 = StatsCache(tmp_path / "c")
+    s2 = compute_pipeline_stats(ops, ds.samples, ds.fingerprint, c2, quiet=True)
+    assert c2.misses == 0 and c2.hits == 3
+    for a, b in zip(s1, s2, strict=True):
+        if a is not None:
+            for k in a:
+                np.testing.assert_array_equal(a[k].values, b[k].values)
+
+
+def test_mapper_chain_changes_cache_key(tiny_dataset: Path, tmp_path: Path) -> None:
+    ds = read_dataset(tiny_dataset, quiet=True)
+    cache = StatsCache(tmp_path / "c")
+    plain = Recipe.from_yaml("process:\n  - text_length_filter:\n").build_ops()
+    mapped = Recipe.from_yaml("process:\n  - clean_links_mapper:\n  - text_length_filter:\n").build_ops()
+    compute_pipeline_stats(plain, ds.samples, ds.fingerprint, cache, quiet=True)
+    compute_pipeline_stats(mapped, ds.samples, ds.fingerprint, cache, quiet=True)
+    assert cache.misses == 2
+
+
+def test_apply_on_cached_stats_is_fast() -> None:
+    from recipelab.operators.base import Stat
+
+    n = 10_000
+    rng = np.random.default_rng(0)
+    r = Recipe.from_yaml(RECIPE)
+    ops = r.build_ops()
+    offs = np.arange(n + 1)
+    stats = [None, {"text_len": Stat(rng.integers(0, 80, n))}, {"__dj__hash": Stat(rng.integers(0, 9000, n))},
+             {"aspect_ratios": Stat(rng.random(n) * 3, offs)}]
+    apply_ops(ops, stats, n)
+    t0 = time.perf_counter()
+    res = apply_ops(ops, stats, n)
+    assert time.perf_counter() - t0 < 0.5  # generous bound for a loaded CI box; benchmark reports real ms
+    assert 0 < res.n_kept < n
