@@ -68,8 +68,12 @@ def describe_table(table: pd.DataFrame) -> pd.DataFrame:
         fin = v[np.isfinite(v)]
         row = {"stat": col, "count": int(len(fin)), "missing": int(len(v) - len(fin))}
         if len(fin):
-            row.update(mean=float(fin.mean()), std=float(fin.std(ddof=1)) if len(fin) > 1 else 0.0,
-                       min=float(fin.min()), max=float(fin.max()))
+            row.update(
+                mean=float(fin.mean()),
+                std=float(fin.std(ddof=1)) if len(fin) > 1 else 0.0,
+                min=float(fin.min()),
+                max=float(fin.max()),
+            )
             for q, x in zip(QUANTILES, np.quantile(fin, QUANTILES), strict=True):
                 row[f"q{int(q * 100):02d}"] = float(x)
         rows.append(row)

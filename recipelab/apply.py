@@ -21,7 +21,9 @@ class DatasetApplyResult:
     sample_stats: list[dict[str, Any]] = field(default_factory=list)
 
 
-def recipe_stats(recipe: Recipe, ds: Dataset, cache: StatsCache, workers: int = 1, quiet: bool = False) -> list[Stats | None]:
+def recipe_stats(
+    recipe: Recipe, ds: Dataset, cache: StatsCache, workers: int = 1, quiet: bool = False
+) -> list[Stats | None]:
     return compute_pipeline_stats(recipe.build_ops(), ds.samples, ds.fingerprint, cache, workers=workers, quiet=quiet)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,7 +29,7 @@ out = Console()
 err = Console(stderr=True)
 
 WorkspaceOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--workspace", "-w", envvar="RECIPELAB_WORKSPACE", help="Workspace folder (default ./.recipelab)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -142,7 +142,10 @@ def ops_show(name: str, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(_clean_floats(info))
         return
-    out.print(f"[bold]{info['name']}[/bold]  ({info['kind']}, {info['modality']})" + ("  [dim]new op[/dim]" if info["new_op"] else ""))
+    out.print(
+        f"[bold]{info['name']}[/bold]  ({info['kind']}, {info['modality']})"
+        + ("  [dim]new op[/dim]" if info["new_op"] else "")
+    )
     if info["doc"]:
         out.print(info["doc"], highlight=False)
     if "stats_keys" in info:
@@ -165,8 +168,12 @@ def ops_show(name: str, as_json: JsonOpt = False) -> None:
 @app.command()
 def analyze(
     data: Annotated[Path, typer.Argument(help="Dataset: JSONL, Parquet, or a folder of image+txt pairs.")],
-    ops: Annotated[Optional[str], typer.Option("--ops", help="Comma-separated op names (default: all filters and dedups).")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for describe.csv, histograms, heatmap.")] = None,
+    ops: Annotated[
+        str | None, typer.Option("--ops", help="Comma-separated op names (default: all filters and dedups).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for describe.csv, histograms, heatmap.")
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Processes for image ops.")] = 2,
     on_error: OnErrorOpt = "skip",
     workspace: WorkspaceOpt = None,
@@ -200,19 +207,35 @@ def analyze(
     an.table.to_csv(out_dir / "stats.csv")
     plots = write_plots(an, out_dir)
     if as_json:
-        print_json(_clean_floats({
-            "data": str(data), "samples": len(ds), "rejected": len(ds.rejects), "fingerprint": ds.fingerprint,
-            "describe": an.describe.reset_index().to_dict(orient="records"), "duplicates": an.duplicates,
-            "out": str(out_dir), "plots": [str(p) for p in plots], "seconds": secs,
-            "cache": {"hits": cache.hits, "misses": cache.misses},
-        }))
+        print_json(
+            _clean_floats(
+                {
+                    "data": str(data),
+                    "samples": len(ds),
+                    "rejected": len(ds.rejects),
+                    "fingerprint": ds.fingerprint,
+                    "describe": an.describe.reset_index().to_dict(orient="records"),
+                    "duplicates": an.duplicates,
+                    "out": str(out_dir),
+                    "plots": [str(p) for p in plots],
+                    "seconds": secs,
+                    "cache": {"hits": cache.hits, "misses": cache.misses},
+                }
+            )
+        )
         return
-    t = Table(title=f"{data} — {len(ds)} samples ({len(ds.rejects)} rejected), stats in {secs:.1f}s "
-                    f"(cache {cache.hits} hit / {cache.misses} computed)")
+    t = Table(
+        title=f"{data} — {len(ds)} samples ({len(ds.rejects)} rejected), stats in {secs:.1f}s "
+        f"(cache {cache.hits} hit / {cache.misses} computed)"
+    )
     for c in ("stat", "count", "mean", "std", "q05", "q25", "q50", "q75", "q95"):
         t.add_column(c, justify="right" if c != "stat" else "left")
     for stat, row in an.describe.iterrows():
-        t.add_row(str(stat), str(row["count"]), *[f"{row.get(c, float('nan')):.4g}" for c in ("mean", "std", "q05", "q25", "q50", "q75", "q95")])
+        t.add_row(
+            str(stat),
+            str(row["count"]),
+            *[f"{row.get(c, float('nan')):.4g}" for c in ("mean", "std", "q05", "q25", "q50", "q75", "q95")],
+        )
     out.print(t)
     for name, n in an.duplicates.items():
         out.print(f"{name}: {n} duplicate(s) would be removed from the whole pool")
@@ -238,7 +261,9 @@ def apply(
     recipe: Annotated[Path, typer.Argument(help="Data-Juicer recipe YAML.")],
     data: Annotated[Path, typer.Argument(help="Dataset to filter.")],
     out_path: Annotated[Path, typer.Option("--out", help="Output JSONL of the kept samples.")],
-    export_stats: Annotated[bool, typer.Option("--export-stats", help="Write each sample's stats under __dj__stats__.")] = False,
+    export_stats: Annotated[
+        bool, typer.Option("--export-stats", help="Write each sample's stats under __dj__stats__.")
+    ] = False,
     workers: Annotated[int, typer.Option("--workers")] = 2,
     on_error: OnErrorOpt = "skip",
     workspace: WorkspaceOpt = None,
@@ -260,9 +285,17 @@ def apply(
     res = apply_recipe_to_dataset(rec, ds, ws.stats_cache(), workers=workers, quiet=as_json, with_stats=export_stats)
     n = write_jsonl(res.kept_samples, out_path, stats=res.sample_stats if export_stats else None)
     if as_json:
-        print_json({"recipe": str(recipe), "data": str(data), "out": str(out_path), "total": len(ds), "kept": n,
-                    "removed": [{"op": a, "removed": b} for a, b in res.result.removed],
-                    "apply_ms": res.result.seconds * 1000})
+        print_json(
+            {
+                "recipe": str(recipe),
+                "data": str(data),
+                "out": str(out_path),
+                "total": len(ds),
+                "kept": n,
+                "removed": [{"op": a, "removed": b} for a, b in res.result.removed],
+                "apply_ms": res.result.seconds * 1000,
+            }
+        )
         return
     _print_removed(res.result.removed, len(ds), n, f"{recipe.name} on {data.name}")
     out.print(f"wrote {n} samples to {out_path}")
@@ -293,8 +326,10 @@ def _live_panel(loop) -> Any:  # noqa: ANN001
     from recipelab.agent import analysis
 
     st = loop.state()
-    lines = [f"run [bold]{loop.run_id}[/bold]   probes {st.used}/{st.budget_probes}   "
-             f"elapsed {loop.elapsed_s() / 60:.1f} min"]
+    lines = [
+        f"run [bold]{loop.run_id}[/bold]   probes {st.used}/{st.budget_probes}   "
+        f"elapsed {loop.elapsed_s() / 60:.1f} min"
+    ]
     best = analysis.best_so_far(st)
     if best is not None:
         c, lo, hi = best
@@ -309,25 +344,31 @@ def _live_panel(loop) -> Any:  # noqa: ANN001
 
 @app.command()
 def search(
-    data: Annotated[Optional[str], typer.Option("--data", help="Pool to search over (JSONL/Parquet/folder).")] = None,
-    eval_path: Annotated[Optional[str], typer.Option("--eval", help="Clean split that scores probes.")] = None,
-    test: Annotated[Optional[str], typer.Option("--test", help="Clean split for the final report only.")] = None,
-    task: Annotated[Optional[str], typer.Option("--task", help="Probe task (clip).")] = None,
-    budget_probes: Annotated[Optional[int], typer.Option("--budget-probes", help="Probes to spend (default 24).")] = None,
-    budget_minutes: Annotated[Optional[float], typer.Option("--budget-minutes", help="Wall-time budget.")] = None,
-    budget_tokens: Annotated[Optional[int], typer.Option("--budget-tokens", help="LLM token budget.")] = None,
-    planner: Annotated[Optional[str], typer.Option("--planner", help="auto | stat | llm")] = None,
-    strategy: Annotated[Optional[str], typer.Option("--strategy", help="agent | random | optuna | dj-sandbox | k-sigma")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Probes at once (local processes).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed")] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="Training steps per probe.")] = None,
-    train_size: Annotated[Optional[int], typer.Option("--train-size", help="Samples per probe (default pool/3).")] = None,
-    test_seeds: Annotated[Optional[int], typer.Option("--test-seeds", help="Seeds for the final test scoring.")] = None,
-    ops: Annotated[Optional[str], typer.Option("--ops", help="Comma-separated candidate ops.")] = None,
-    llm_base_url: Annotated[Optional[str], typer.Option("--llm-base-url", help="OpenAI-compatible endpoint.")] = None,
-    llm_model: Annotated[Optional[str], typer.Option("--llm-model")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file with any of these settings.")] = None,
-    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue the run with this id.")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="Pool to search over (JSONL/Parquet/folder).")] = None,
+    eval_path: Annotated[str | None, typer.Option("--eval", help="Clean split that scores probes.")] = None,
+    test: Annotated[str | None, typer.Option("--test", help="Clean split for the final report only.")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="Probe task (clip).")] = None,
+    budget_probes: Annotated[
+        int | None, typer.Option("--budget-probes", help="Probes to spend (default 24).")
+    ] = None,
+    budget_minutes: Annotated[float | None, typer.Option("--budget-minutes", help="Wall-time budget.")] = None,
+    budget_tokens: Annotated[int | None, typer.Option("--budget-tokens", help="LLM token budget.")] = None,
+    planner: Annotated[str | None, typer.Option("--planner", help="auto | stat | llm")] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="agent | random | optuna | dj-sandbox | k-sigma")
+    ] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Probes at once (local processes).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Training steps per probe.")] = None,
+    train_size: Annotated[
+        int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")
+    ] = None,
+    test_seeds: Annotated[int | None, typer.Option("--test-seeds", help="Seeds for the final test scoring.")] = None,
+    ops: Annotated[str | None, typer.Option("--ops", help="Comma-separated candidate ops.")] = None,
+    llm_base_url: Annotated[str | None, typer.Option("--llm-base-url", help="OpenAI-compatible endpoint.")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file with any of these settings.")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue the run with this id.")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -347,12 +388,23 @@ def search(
                 return
         else:
             overrides = {
-                "data": data, "eval": eval_path, "test": test, "task": task, "budget_probes": budget_probes,
-                "budget_minutes": budget_minutes, "budget_tokens": budget_tokens, "planner": planner,
-                "strategy": strategy, "workers": workers, "seed": seed, "probe.steps": steps,
-                "probe.train_size": train_size, "test_seeds": test_seeds,
+                "data": data,
+                "eval": eval_path,
+                "test": test,
+                "task": task,
+                "budget_probes": budget_probes,
+                "budget_minutes": budget_minutes,
+                "budget_tokens": budget_tokens,
+                "planner": planner,
+                "strategy": strategy,
+                "workers": workers,
+                "seed": seed,
+                "probe.steps": steps,
+                "probe.train_size": train_size,
+                "test_seeds": test_seeds,
                 "ops": [o.strip() for o in ops.split(",") if o.strip()] if ops else None,
-                "llm.base_url": llm_base_url, "llm.model": llm_model,
+                "llm.base_url": llm_base_url,
+                "llm.model": llm_model,
             }
             try:
                 cfg = build_search_config(load_config_file(config), overrides, source=str(config or "flags"))
@@ -376,8 +428,11 @@ def search(
             mem.set_run_status(loop.run_id, "interrupted")
             mem.mark_interrupted(loop.run_id)
             mem.log_event(loop.run_id, "info", "interrupted by the user (Ctrl-C)")
-            err.print(f"\n[yellow]interrupted.[/yellow] resume with: recipelab search --resume {loop.run_id}"
-                      + (f" --workspace {ws.root}" if workspace else ""), highlight=False)
+            err.print(
+                f"\n[yellow]interrupted.[/yellow] resume with: recipelab search --resume {loop.run_id}"
+                + (f" --workspace {ws.root}" if workspace else ""),
+                highlight=False,
+            )
             raise typer.Exit(130) from None
         except (DataError, RecipeError, ValueError) as e:
             mem.set_run_status(loop.run_id, "failed")
@@ -390,8 +445,11 @@ def search(
         pass
     summary = outcome.summary
     if as_json:
-        print_json(_clean_floats({"run_id": outcome.run_id, "status": outcome.status, "run_dir": str(outcome.run_dir),
-                                  **summary}))
+        print_json(
+            _clean_floats(
+                {"run_id": outcome.run_id, "status": outcome.status, "run_dir": str(outcome.run_dir), **summary}
+            )
+        )
         return
     _print_outcome(outcome, ws.root if workspace else None)
 
@@ -408,20 +466,26 @@ def _plain_progress(loop) -> None:  # noqa: ANN001
 def _print_outcome(outcome, ws_root) -> None:  # noqa: ANN001
     s = outcome.summary
     best = s.get("best")
-    out.print(f"[bold]run {outcome.run_id}[/bold]: {outcome.status} — {s.get('reason')}; "
-              f"{s.get('probes')} probes in {s.get('elapsed_s', 0) / 60:.1f} min")
+    out.print(
+        f"[bold]run {outcome.run_id}[/bold]: {outcome.status} — {s.get('reason')}; "
+        f"{s.get('probes')} probes in {s.get('elapsed_s', 0) / 60:.1f} min"
+    )
     if not best:
         out.print("[red]no probe finished; nothing to choose[/red]")
         return
     base = s.get("baseline") or {}
     lo, hi = best["eval_ci90"]
     out.print(f"best recipe: {best['description']}")
-    out.print(f"  eval {best['eval_mean']:.4f} (90% CI {lo:.4f}..{hi:.4f}, {best['seeds']} seeds); "
-              f"no filter {base.get('eval_mean', float('nan')):.4f}; keeps {best['kept']} of {best['pool']}")
+    out.print(
+        f"  eval {best['eval_mean']:.4f} (90% CI {lo:.4f}..{hi:.4f}, {best['seeds']} seeds); "
+        f"no filter {base.get('eval_mean', float('nan')):.4f}; keeps {best['kept']} of {best['pool']}"
+    )
     t = s.get("test")
     if t and t.get("final", {}).get("mean") is not None:
-        out.print(f"  test {t['final']['mean']:.4f} vs no filter {t['baseline']['mean']:.4f} "
-                  f"(gain {t.get('gain', 0):+.4f}, {t['final']['seeds']} seeds)")
+        out.print(
+            f"  test {t['final']['mean']:.4f} vs no filter {t['baseline']['mean']:.4f} "
+            f"(gain {t.get('gain', 0):+.4f}, {t['final']['seeds']} seeds)"
+        )
     out.print(f"recipe: {s['best_recipe']}")
     w = f" --workspace {ws_root}" if ws_root else ""
     out.print(f"logs:   recipelab logs {outcome.run_id}{w}")
@@ -445,14 +509,20 @@ def runs(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
         cfg, summ = r.get("config") or {}, r.get("summary") or {}
         best = (summ.get("best") or {}).get("eval_mean")
         n = len(mem.experiments(r["id"]))
-        t.add_row(r["id"], r["status"], r["created_at"][:19], cfg.get("strategy", ""),
-                  f"{n}/{(r.get('budget') or {}).get('probes', '')}", f"{best:.4f}" if best is not None else "")
+        t.add_row(
+            r["id"],
+            r["status"],
+            r["created_at"][:19],
+            cfg.get("strategy", ""),
+            f"{n}/{(r.get('budget') or {}).get('probes', '')}",
+            f"{best:.4f}" if best is not None else "",
+        )
     out.print(t)
 
 
 @app.command()
 def experiments(
-    run: Annotated[Optional[str], typer.Option("--run", help="Only this run.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Only this run.")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -475,6 +545,198 @@ def experiments(
         except (RecipeError, ValueError):
             desc = "?"
         v = r.get("primary_value")
-        t.add_row(str(r["id"]), r["run_id"], r.get("purpose") or "", r["status"], str(r.get("seed")),
-                  str(r.get("kept_size") or ""), f"{v:.4f}" if v is not None else (r.get("error") or "")[:40], desc[:70])
+        t.add_row(
+            str(r["id"]),
+            r["run_id"],
+            r.get("purpose") or "",
+            r["status"],
+            str(r.get("seed")),
+            str(r.get("kept_size") or ""),
+            f"{v:.4f}" if v is not None else (r.get("error") or "")[:40],
+            desc[:70],
+        )
     out.print(t)
+
+
+# ============================================================================ bench
+
+
+@bench_app.command("make")
+def bench_make(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the benchmark into.")],
+    size: Annotated[int, typer.Option("--size", help="Pool size.")] = 10000,
+    eval_size: Annotated[int, typer.Option("--eval-size")] = 1000,
+    test_size: Annotated[int, typer.Option("--test-size")] = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    image_size: Annotated[int, typer.Option("--image-size")] = 64,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the built-in noisy benchmark: pool, clean eval/test, truth, README."""
+    import time
+
+    from recipelab.data.benchmark import make_benchmark
+
+    t0 = time.perf_counter()
+    try:
+        info = make_benchmark(out_dir, size=size, n_eval=eval_size, n_test=test_size, seed=seed, image_size=image_size)
+    except ValueError as e:
+        fail(str(e))
+        return
+    secs = time.perf_counter() - t0
+    if as_json:
+        print_json({**info.model_dump(mode="json"), "seconds": secs})
+        return
+    t = Table(title=f"benchmark in {out_dir} ({secs:.1f}s)")
+    t.add_column("family")
+    t.add_column("samples", justify="right")
+    for k, v in info.counts.items():
+        t.add_row(k, str(v))
+    for k, v in info.trap_counts.items():
+        t.add_row(f"clean trap: {k}", str(v))
+    out.print(t)
+    out.print(
+        f"pool {info.size} ({info.corrupted_fraction:.0%} corrupted), eval {info.n_eval}, test {info.n_test}: "
+        f"{out_dir}/pool.jsonl, eval.jsonl, test.jsonl, truth.jsonl"
+    )
+
+
+@bench_app.command("calibrate")
+def bench_calibrate(
+    bench_dir: Annotated[Path, typer.Argument(help="A folder written by `recipelab bench make`.")],
+    seeds: Annotated[int, typer.Option("--seeds")] = 3,
+    steps: Annotated[int | None, typer.Option("--steps", help="Training steps per probe.")] = None,
+    train_size: Annotated[int | None, typer.Option("--train-size")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """No-filter vs oracle vs random-subset probes over seeds, on eval and test."""
+    from recipelab.calibrate import CONDITIONS, calibrate
+    from recipelab.workspace import Workspace
+
+    if not (bench_dir / "truth.jsonl").exists():
+        fail(f"{bench_dir}: no truth.jsonl (make one with `recipelab bench make --out {bench_dir}`)")
+    ws = Workspace.open(workspace)
+    cal = calibrate(bench_dir, ws.cache_dir, seeds=seeds, steps=steps, train_size=train_size, quiet=as_json)
+    if as_json:
+        print_json(_clean_floats(cal.to_dict()))
+        return
+    t = Table(title=f"calibration: {seeds} seeds, {cal.train_size} training samples per probe")
+    for c in ("pool", "eval (mean ± std)", "test (mean ± std)"):
+        t.add_column(c)
+    for c in CONDITIONS:
+        t.add_row(c, *[f"{cal.stat(c, s)[0]:.4f} ± {cal.stat(c, s)[1]:.4f}" for s in ("eval", "test")])
+    out.print(t)
+    r = cal.ratio("test")
+    ok = "[green]OK[/green]" if r >= 5 else "[red]too small[/red]"
+    out.print(
+        f"(oracle - no filter) / larger seed std on test: {r:.1f} ({ok}; needs >= 5); "
+        f"median probe {cal.to_dict()['median_probe_s']:.1f}s"
+    )
+
+
+# ============================================================================ probe
+
+
+@app.command()
+def probe(
+    recipe: Annotated[Path, typer.Option("--recipe", help="Data-Juicer recipe YAML.")],
+    data: Annotated[str, typer.Option("--data", help="Pool.")],
+    eval_path: Annotated[str, typer.Option("--eval", help="Clean eval split.")],
+    task: Annotated[str, typer.Option("--task")] = "clip",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    steps: Annotated[int | None, typer.Option("--steps")] = None,
+    train_size: Annotated[
+        int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")
+    ] = None,
+    checkpoint: Annotated[str | None, typer.Option("--checkpoint", help="Local CLIP checkpoint folder.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply a recipe, train one probe, evaluate, store the result."""
+    from recipelab.agent.loop import SearchLoop
+    from recipelab.agent.plan import OpChoice, ParamValue
+    from recipelab.config import ConfigError, build_search_config
+    from recipelab.recipes import Recipe
+
+    try:
+        rec = Recipe.load(recipe)
+        cfg = build_search_config(
+            {},
+            {
+                "data": data,
+                "eval": eval_path,
+                "task": task,
+                "budget_probes": 1,
+                "seed": 0,
+                "probe.steps": steps,
+                "probe.train_size": train_size,
+                "probe.checkpoint": checkpoint,
+                "strategy": "agent",
+                "planner": "stat",
+            },
+        )
+    except (RecipeError, ConfigError) as e:
+        fail(str(e))
+        return
+    ws, mem = _open_memory(workspace)
+    choices = [
+        OpChoice(
+            op=o.name,
+            params=[
+                ParamValue(name=k, value=v)
+                for k, v in o.params.model_dump(mode="json").items()
+                if v is not None and isinstance(v, (int, float, str, bool))
+            ],
+        )
+        for o in rec.build_ops()
+    ]
+    loop = SearchLoop.create(ws, mem, cfg, quiet=as_json)
+    try:
+        mem.set_run_status(loop.run_id, "running")
+        loop.prepare(ops=[o.name for o in rec.process])
+        ids = loop.submit([(choices, seed, "probe")], step=1)
+    except (DataError, RecipeError, ValueError) as e:
+        mem.set_run_status(loop.run_id, "failed")
+        fail(str(e))
+        return
+    finally:
+        loop.close()
+    exp = mem.get_experiment(ids[0]) if ids else None
+    mem.set_run_status(loop.run_id, "done" if exp and exp["status"] == "done" else "failed")
+    if exp is None:
+        fail("the recipe could not be probed (see `recipelab logs`)")
+        return
+    res = exp.get("result") or {}
+    if as_json:
+        print_json(
+            _clean_floats(
+                {
+                    "run_id": loop.run_id,
+                    "experiment": exp["id"],
+                    "status": exp["status"],
+                    "error": exp.get("error"),
+                    "kept": exp.get("kept_size"),
+                    "metrics": exp.get("metrics"),
+                    "result": res,
+                    "cache_hit": exp.get("cached_from") is not None,
+                }
+            )
+        )
+        return
+    if exp["status"] != "done":
+        out.print(f"[red]probe failed:[/red] {exp.get('error')}")
+        raise typer.Exit(1)
+    t = Table(
+        title=f"probe #{exp['id']} (run {loop.run_id}) — kept {exp.get('kept_size')} of {len(loop.env.pool)}"
+        + (" — cached result" if exp.get("cached_from") else "")
+    )
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in sorted((exp.get("metrics") or {}).items()):
+        t.add_row(k, f"{v:.4f}" if isinstance(v, (int, float)) and v is not None else str(v))
+    out.print(t)
+    if res:
+        out.print(
+            f"train {res.get('train_size')} samples ({'undersized' if res.get('undersized') else 'full size'}), "
+            f"{res.get('wall_time_s', 0):.1f}s on {res.get('device')}"
+        )

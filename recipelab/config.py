@@ -58,10 +58,12 @@ class LLMConfig(_Strict):
     price_out_per_m: float = Field(default=0.0, ge=0)
 
     def resolved(self) -> LLMConfig:
-        return self.model_copy(update={
-            "base_url": self.base_url or os.environ.get(ENV_LLM_BASE_URL) or None,
-            "model": self.model or os.environ.get(ENV_LLM_MODEL) or None,
-        })
+        return self.model_copy(
+            update={
+                "base_url": self.base_url or os.environ.get(ENV_LLM_BASE_URL) or None,
+                "model": self.model or os.environ.get(ENV_LLM_MODEL) or None,
+            }
+        )
 
     @property
     def configured(self) -> bool:

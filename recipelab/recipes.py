@@ -56,7 +56,7 @@ class Recipe(BaseModel):
                 continue
             if not isinstance(item, dict) or len(item) != 1:
                 raise RecipeError(f"{source}: process[{i}]: expected one {{op_name: {{params}}}} mapping")
-            (name, params), = item.items()
+            ((name, params),) = item.items()
             if params is None:
                 params = {}
             if not isinstance(params, dict):

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 
-def make_image(path: Path, size: tuple[int, int] = (32, 32), colour: tuple[int, int, int] = (200, 30, 30), seed: int = 0) -> Path:
+def make_image(
+    path: Path, size: tuple[int, int] = (32, 32), colour: tuple[int, int, int] = (200, 30, 30), seed: int = 0
+) -> Path:
     rng = np.random.default_rng(seed)
     arr = np.zeros((size[1], size[0], 3), dtype=np.uint8)
     arr[:] = colour

@@ -28,7 +28,10 @@ process:
 def test_yaml_round_trip_keeps_order_params_and_extra_keys() -> None:
     r = Recipe.from_yaml(RECIPE)
     assert [o.name for o in r.process] == [
-        "whitespace_normalization_mapper", "text_length_filter", "document_deduplicator", "image_aspect_ratio_filter",
+        "whitespace_normalization_mapper",
+        "text_length_filter",
+        "document_deduplicator",
+        "image_aspect_ratio_filter",
     ]
     assert r.extra == {"project_name": "t", "np": 4}
     again = Recipe.from_yaml(r.to_yaml())
@@ -44,7 +47,9 @@ def test_fingerprint_fills_defaults() -> None:
 
 
 def test_unknown_op_names_closest() -> None:
-    with pytest.raises(RecipeError, match=r"process\[1\]: unknown operator 'text_lenght_filter'; did you mean text_length_filter"):
+    with pytest.raises(
+        RecipeError, match=r"process\[1\]: unknown operator 'text_lenght_filter'; did you mean text_length_filter"
+    ):
         Recipe.from_yaml("process:\n  - text_lenght_filter:\n      min_len: 3\n", source="r.yaml")
 
 
@@ -107,8 +112,12 @@ def test_apply_on_cached_stats_is_fast() -> None:
     r = Recipe.from_yaml(RECIPE)
     ops = r.build_ops()
     offs = np.arange(n + 1)
-    stats = [None, {"text_len": Stat(rng.integers(0, 80, n))}, {"__dj__hash": Stat(rng.integers(0, 9000, n))},
-             {"aspect_ratios": Stat(rng.random(n) * 3, offs)}]
+    stats = [
+        None,
+        {"text_len": Stat(rng.integers(0, 80, n))},
+        {"__dj__hash": Stat(rng.integers(0, 9000, n))},
+        {"aspect_ratios": Stat(rng.random(n) * 3, offs)},
+    ]
     apply_ops(ops, stats, n)
     t0 = time.perf_counter()
     res = apply_ops(ops, stats, n)

@@ -140,7 +140,7 @@ def op_effects(state: SearchState, prefix: str = "screen:") -> dict[str, Effect]
         if c.purpose.startswith(prefix):
             e = effect_vs_baseline(state, c)
             if e is not None:
-                out[c.purpose[len(prefix):]] = e
+                out[c.purpose[len(prefix) :]] = e
     return out
 
 

@@ -31,7 +31,7 @@ from recipelab.agent.steering import DirectiveError, fold, validate_directive
 from recipelab.config import SearchConfig
 from recipelab.executors import InProcessExecutor, LocalPoolExecutor, ProbeJob
 from recipelab.memory import Memory, experiment_fingerprint
-from recipelab.recipes import Recipe, RecipeError
+from recipelab.recipes import RecipeError
 from recipelab.trainers.base import ProbeSpec
 from recipelab.workspace import Workspace
 
@@ -102,28 +102,48 @@ class SearchLoop:
     def env_config(self) -> dict[str, Any]:
         p = self.cfg.probe
         return {
-            "cache_dir": str(self.ws.cache_dir), "data": self.cfg.data, "eval": self.cfg.eval, "test": self.cfg.test,
-            "task": self.cfg.task, "image_size": p.image_size, "checkpoint": p.checkpoint, "device": p.device,
-            "tokenizer_path": str(self.run_dir / "tokenizer.json"), "on_error": self.cfg.on_error,
+            "cache_dir": str(self.ws.cache_dir),
+            "data": self.cfg.data,
+            "eval": self.cfg.eval,
+            "test": self.cfg.test,
+            "task": self.cfg.task,
+            "image_size": p.image_size,
+            "checkpoint": p.checkpoint,
+            "device": p.device,
+            "tokenizer_path": str(self.run_dir / "tokenizer.json"),
+            "on_error": self.cfg.on_error,
         }
 
-    def prepare(self) -> None:
+    def prepare(self, ops: Sequence[str] | None = None) -> None:
+        """Build the probe environment, the recipe space (stats of ``ops`` or the configured candidates)
+        and the planner."""
         from recipelab.agent.planners import make_planner
 
         t0 = time.perf_counter()
         self.env = ProbeEnv.from_config(self.env_config(), quiet=self.quiet)
-        self.space = PoolSpace(self.env.pool, self.ws.stats_cache(), ops=self.cfg.ops, exclude=self.cfg.exclude_ops,
-                               workers=max(1, os.cpu_count() or 1), quiet=self.quiet)
+        self.space = PoolSpace(
+            self.env.pool,
+            self.ws.stats_cache(),
+            ops=ops or self.cfg.ops,
+            exclude=self.cfg.exclude_ops,
+            workers=max(1, os.cpu_count() or 1),
+            quiet=self.quiet,
+        )
         if self.cfg.workers > 1:
             self.executor = LocalPoolExecutor(self.env_config(), self.cfg.workers)
         else:
             self.executor = InProcessExecutor(self.env)
         self.planner = make_planner(self.cfg, self.mem, self.run_id, self.train_size)
-        self.mem.log_event(self.run_id, "info", (
-            f"prepared in {time.perf_counter() - t0:.1f}s: pool {len(self.env.pool)} samples "
-            f"({len(self.env.pool.rejects)} rejected), eval {len(self.env.splits['eval'])}, "
-            f"{len(self.space.entries)} candidate ops, train size {self.train_size}, planner {self.planner.name}"),
-            {"pool_fingerprint": self.env.pool.fingerprint, "ops": list(self.space.entries)})
+        self.mem.log_event(
+            self.run_id,
+            "info",
+            (
+                f"prepared in {time.perf_counter() - t0:.1f}s: pool {len(self.env.pool)} samples "
+                f"({len(self.env.pool.rejects)} rejected), eval {len(self.env.splits['eval'])}, "
+                f"{len(self.space.entries)} candidate ops, train size {self.train_size}, planner {self.planner.name}"
+            ),
+            {"pool_fingerprint": self.env.pool.fingerprint, "ops": list(self.space.entries)},
+        )
 
     @property
     def train_size(self) -> int:
@@ -143,13 +163,20 @@ class SearchLoop:
         out = []
         for e in self.mem.experiments(self.run_id):
             spec = e.get("spec") or {}
-            out.append(Trial(
-                id=e["id"], recipe_fp=e.get("recipe_fp") or "", purpose=e.get("purpose") or "",
-                choices=[OpChoice.model_validate(c) for c in spec.get("choices", [])],
-                seed_index=int(spec.get("seed_index", 0)), metric=e.get("primary_value"),
-                status=e["status"], kept=e.get("kept_size") or 0, step=e.get("step") or 0,
-                recipe=e.get("recipe") or {},
-            ))
+            out.append(
+                Trial(
+                    id=e["id"],
+                    recipe_fp=e.get("recipe_fp") or "",
+                    purpose=e.get("purpose") or "",
+                    choices=[OpChoice.model_validate(c) for c in spec.get("choices", [])],
+                    seed_index=int(spec.get("seed_index", 0)),
+                    metric=e.get("primary_value"),
+                    status=e["status"],
+                    kept=e.get("kept_size") or 0,
+                    step=e.get("step") or 0,
+                    recipe=e.get("recipe") or {},
+                )
+            )
         return out
 
     def state(self) -> SearchState:
@@ -157,12 +184,20 @@ class SearchLoop:
         budget = run.get("budget") or {}
         dirs = self.mem.directives(self.run_id)
         trials = self.trials()
-        probed_queue = {int(t.purpose.split(":", 1)[1]) for t in trials
-                        if t.purpose.startswith("user:") and t.purpose.split(":", 1)[1].isdigit()}
+        probed_queue = {
+            int(t.purpose.split(":", 1)[1])
+            for t in trials
+            if t.purpose.startswith("user:") and t.purpose.split(":", 1)[1].isdigit()
+        }
         steering = fold(dirs, probed_queue)
         step = max((t.step for t in trials), default=0)
-        return SearchState(run_id=self.run_id, budget_probes=int(budget.get("probes", self.cfg.budget_probes)),
-                           trials=trials, steering=steering, step=step)
+        return SearchState(
+            run_id=self.run_id,
+            budget_probes=int(budget.get("probes", self.cfg.budget_probes)),
+            trials=trials,
+            steering=steering,
+            step=step,
+        )
 
     def tokens_used(self) -> int:
         total = 0
@@ -190,13 +225,18 @@ class SearchLoop:
                     validate_directive(kind, payload)
                 except (DirectiveError, ValueError) as e:
                     self.mem.resolve_directive(d["id"], "rejected", str(e))
-                    self.mem.log_event(self.run_id, "directive", f"rejected directive #{d['id']} {kind}: {e}",
-                                       {"directive": d["id"]})
+                    self.mem.log_event(
+                        self.run_id, "directive", f"rejected directive #{d['id']} {kind}: {e}", {"directive": d["id"]}
+                    )
                     continue
                 result = self._apply_one(kind, payload)
                 self.mem.resolve_directive(d["id"], "applied", result)
-                self.mem.log_event(self.run_id, "directive", f"applied directive #{d['id']} {kind}: {result}",
-                                   {"directive": d["id"], "kind": kind, "payload": payload})
+                self.mem.log_event(
+                    self.run_id,
+                    "directive",
+                    f"applied directive #{d['id']} {kind}: {result}",
+                    {"directive": d["id"], "kind": kind, "payload": payload},
+                )
                 if kind == "stop":
                     raise StopRun(result)
                 if kind == "pause":
@@ -241,9 +281,7 @@ class SearchLoop:
     def seed_of(self, seed_index: int) -> int:
         return self.cfg.seed * 1000 + seed_index
 
-    def submit(
-        self, items: Sequence[tuple[list[OpChoice], int, str]], step: int, split: str = "eval"
-    ) -> list[int]:
+    def submit(self, items: Sequence[tuple[list[OpChoice], int, str]], step: int, split: str = "eval") -> list[int]:
         """Record and run probes for (choices, seed index, purpose); returns experiment ids (done or failed).
         Probes already done in this run are skipped; those done in another run are reused (cache hit)."""
         assert self.space is not None and self.env is not None
@@ -261,35 +299,57 @@ class SearchLoop:
             spec = ProbeSpec(**self.base_spec(), seed=seed, train_ids=kept_ids)
             trainer_cfg = spec.model_dump(mode="json", exclude={"train_ids", "seed"})
             trainer_cfg["split"] = split
-            fp = experiment_fingerprint(self.env.pool.fingerprint + ":" + self.env.splits[split].fingerprint
-                                        if split in self.env.splits else self.env.pool.fingerprint,
-                                        recipe.fingerprint(), trainer_cfg, seed, self.train_size)
+            fp = experiment_fingerprint(
+                self.env.pool.fingerprint + ":" + self.env.splits[split].fingerprint
+                if split in self.env.splits
+                else self.env.pool.fingerprint,
+                recipe.fingerprint(),
+                trainer_cfg,
+                seed,
+                self.train_size,
+            )
             existing = next((e for e in self.mem.experiments(self.run_id) if e["fingerprint"] == fp), None)
             if existing is not None and existing["status"] in ("done", "failed"):
                 ids.append(existing["id"])
                 continue
-            meta = {"choices": [c.model_dump(mode="json") for c in choices], "seed_index": seed_index,
-                    "split": split, "probe": trainer_cfg,
-                    "removed": [{"op": a, "removed": b} for a, b in applied.removed]}
+            meta = {
+                "choices": [c.model_dump(mode="json") for c in choices],
+                "seed_index": seed_index,
+                "split": split,
+                "probe": trainer_cfg,
+                "removed": [{"op": a, "removed": b} for a, b in applied.removed],
+            }
             if existing is None:
                 hit = self.mem.find_done(fp)
                 if hit is not None:
                     eid = self.mem.reuse_experiment(self.run_id, hit["id"], purpose=purpose, step=step)
-                    self.mem.log_event(self.run_id, "probe", f"cache hit for {purpose}: reused experiment #{hit['id']}",
-                                       {"experiment": eid, "source": hit["id"]})
+                    self.mem.log_event(
+                        self.run_id,
+                        "probe",
+                        f"cache hit for {purpose}: reused experiment #{hit['id']}",
+                        {"experiment": eid, "source": hit["id"]},
+                    )
                     ids.append(eid)
                     continue
                 eid = self.mem.add_experiment(
-                    self.run_id, fp, recipe=recipe.to_dj(), recipe_fp=recipe.fingerprint(),
-                    recipe_yaml=recipe.to_yaml(), spec=meta, seed=seed, train_size=min(self.train_size, applied.n_kept),
-                    kept_size=applied.n_kept, purpose=purpose, step=step)
+                    self.run_id,
+                    fp,
+                    recipe=recipe.to_dj(),
+                    recipe_fp=recipe.fingerprint(),
+                    recipe_yaml=recipe.to_yaml(),
+                    spec=meta,
+                    seed=seed,
+                    train_size=min(self.train_size, applied.n_kept),
+                    kept_size=applied.n_kept,
+                    purpose=purpose,
+                    step=step,
+                )
             else:
                 eid = existing["id"]
             ids.append(eid)
             if applied.n_kept < spec.min_train_size:
                 self.mem.start_experiment(eid)
-                reason = (f"recipe keeps {applied.n_kept} samples, fewer than the probe's minimum "
-                          f"{spec.min_train_size}")
+                reason = f"recipe keeps {applied.n_kept} samples, fewer than the probe's minimum {spec.min_train_size}"
                 self.mem.fail_experiment(eid, reason)
                 self.mem.log_event(self.run_id, "probe", f"#{eid} {purpose}: failed: {reason}", {"experiment": eid})
                 continue
@@ -302,18 +362,38 @@ class SearchLoop:
                 exp = self.mem.get_experiment(eid) or {}
                 if out.result is not None:
                     r = out.result
-                    self.mem.finish_experiment(eid, r.metrics, r.model_dump(mode="json"), r.primary_metric,
-                                               wall_time_s=r.wall_time_s, train_size=r.train_size)
+                    self.mem.finish_experiment(
+                        eid,
+                        r.metrics,
+                        r.model_dump(mode="json"),
+                        r.primary_metric,
+                        wall_time_s=r.wall_time_s,
+                        train_size=r.train_size,
+                    )
                     flag = " (undersized)" if r.undersized else ""
-                    self.mem.log_event(self.run_id, "probe", (
-                        f"#{eid} {exp.get('purpose')}: {r.primary_metric}={r.primary:.4f} kept={exp.get('kept_size')}"
-                        f"{flag} in {r.wall_time_s:.1f}s"),
-                        {"experiment": eid, "metrics": r.metrics, "kept": exp.get("kept_size"),
-                         "recipe_fp": exp.get("recipe_fp"), "wall_time_s": r.wall_time_s})
+                    self.mem.log_event(
+                        self.run_id,
+                        "probe",
+                        (
+                            f"#{eid} {exp.get('purpose')}: {r.primary_metric}={r.primary:.4f} "
+                            f"kept={exp.get('kept_size')}{flag} in {r.wall_time_s:.1f}s"
+                        ),
+                        {
+                            "experiment": eid,
+                            "metrics": r.metrics,
+                            "kept": exp.get("kept_size"),
+                            "recipe_fp": exp.get("recipe_fp"),
+                            "wall_time_s": r.wall_time_s,
+                        },
+                    )
                 else:
                     self.mem.fail_experiment(eid, out.error or "unknown error")
-                    self.mem.log_event(self.run_id, "error", f"#{eid} {exp.get('purpose')}: probe failed: {out.error}",
-                                       {"experiment": eid})
+                    self.mem.log_event(
+                        self.run_id,
+                        "error",
+                        f"#{eid} {exp.get('purpose')}: probe failed: {out.error}",
+                        {"experiment": eid},
+                    )
                 self._update()
         return ids
 
@@ -402,9 +482,17 @@ class SearchLoop:
                 plan, errors = self.validate(plan)
                 for err in errors:
                     self.mem.log_event(self.run_id, "error", f"dropped proposal: {err}")
-                self.mem.log_event(self.run_id, "plan", plan.rationale or "(no rationale)", {
-                    "planner": self.planner.name, "step": state.step + 1,
-                    "proposals": [p.model_dump(mode="json") for p in plan.proposals], "converged": plan.converged})
+                self.mem.log_event(
+                    self.run_id,
+                    "plan",
+                    plan.rationale or "(no rationale)",
+                    {
+                        "planner": self.planner.name,
+                        "step": state.step + 1,
+                        "proposals": [p.model_dump(mode="json") for p in plan.proposals],
+                        "converged": plan.converged,
+                    },
+                )
                 if plan.converged or not plan.proposals:
                     reason = "planner converged" if plan.converged else "planner proposed nothing"
                     break
@@ -429,8 +517,13 @@ class SearchLoop:
         pooled = analysis.noise_sd(state)
         ranked = analysis.ranked(state)
         base = analysis.baseline(state)
-        summary: dict[str, Any] = {"reason": reason, "probes": state.used, "budget_probes": state.budget_probes,
-                                   "noise_sd": pooled, "elapsed_s": self.elapsed_s()}
+        summary: dict[str, Any] = {
+            "reason": reason,
+            "probes": state.used,
+            "budget_probes": state.budget_probes,
+            "noise_sd": pooled,
+            "elapsed_s": self.elapsed_s(),
+        }
         if not ranked:
             self.mem.update_run(self.run_id, summary=summary)
             self.mem.set_run_status(self.run_id, "failed")
@@ -438,22 +531,43 @@ class SearchLoop:
         best, lcb = ranked[0]
         lo, hi = best.interval(pooled)
         recipe = self.space.to_recipe(best.trials[0].choices)
-        recipe.extra["recipelab"] = {"run": self.run_id, "eval_mean": round(best.mean, 5),
-                                     "eval_ci90": [round(lo, 5), round(hi, 5)], "seeds": best.n}
+        recipe.extra["recipelab"] = {
+            "run": self.run_id,
+            "eval_mean": round(best.mean, 5),
+            "eval_ci90": [round(lo, 5), round(hi, 5)],
+            "seeds": best.n,
+        }
         recipe.save(self.run_dir / "best_recipe.yaml")
         kept = self.space.apply(recipe)
-        summary.update({
-            "best": {"recipe_fp": best.recipe_fp, "description": recipe.describe(), "purpose": best.purpose,
-                     "eval_mean": best.mean, "eval_ci90": [lo, hi], "eval_lcb": lcb, "seeds": best.n,
-                     "kept": kept.n_kept, "pool": self.space.n,
-                     "removed": [{"op": a, "removed": b} for a, b in kept.removed],
-                     "choices": [c.model_dump(mode="json") for c in best.trials[0].choices]},
-            "baseline": {"eval_mean": base.mean, "seeds": base.n} if base else None,
-            "best_recipe": str(self.run_dir / "best_recipe.yaml"),
-        })
-        self.mem.log_event(self.run_id, "decision", (
-            f"final recipe: {recipe.describe()} — eval {best.mean:.4f} (90% CI {lo:.4f}..{hi:.4f}, {best.n} seeds), "
-            f"chosen by lower confidence bound {lcb:.4f}"), summary["best"])
+        summary.update(
+            {
+                "best": {
+                    "recipe_fp": best.recipe_fp,
+                    "description": recipe.describe(),
+                    "purpose": best.purpose,
+                    "eval_mean": best.mean,
+                    "eval_ci90": [lo, hi],
+                    "eval_lcb": lcb,
+                    "seeds": best.n,
+                    "kept": kept.n_kept,
+                    "pool": self.space.n,
+                    "removed": [{"op": a, "removed": b} for a, b in kept.removed],
+                    "choices": [c.model_dump(mode="json") for c in best.trials[0].choices],
+                },
+                "baseline": {"eval_mean": base.mean, "seeds": base.n} if base else None,
+                "best_recipe": str(self.run_dir / "best_recipe.yaml"),
+            }
+        )
+        self.mem.log_event(
+            self.run_id,
+            "decision",
+            (
+                f"final recipe: {recipe.describe()} — eval {best.mean:.4f} "
+                f"(90% CI {lo:.4f}..{hi:.4f}, {best.n} seeds), "
+                f"chosen by lower confidence bound {lcb:.4f}"
+            ),
+            summary["best"],
+        )
         if self.cfg.test and self.cfg.test_seeds > 0:
             summary["test"] = self.score_on_test(best.trials[0].choices, state.step + 1)
         self.mem.update_run(self.run_id, summary=summary)
@@ -467,14 +581,27 @@ class SearchLoop:
         out: dict[str, Any] = {}
         for name, ch in (("final", choices), ("baseline", [])):
             ids = self.submit([(ch, k, f"test:{name}") for k in range(self.cfg.test_seeds)], step, split="test")
-            vals = [e["primary_value"] for e in (self.mem.get_experiment(i) for i in ids)
-                    if e and e.get("primary_value") is not None]
-            out[name] = {"mean": float(np.mean(vals)) if vals else None,
-                         "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else None, "seeds": len(vals)}
+            vals = [
+                e["primary_value"]
+                for e in (self.mem.get_experiment(i) for i in ids)
+                if e and e.get("primary_value") is not None
+            ]
+            out[name] = {
+                "mean": float(np.mean(vals)) if vals else None,
+                "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else None,
+                "seeds": len(vals),
+            }
         if out["final"]["mean"] is not None and out["baseline"]["mean"] is not None:
             out["gain"] = out["final"]["mean"] - out["baseline"]["mean"]
-        self.mem.log_event(self.run_id, "decision", "test split: " + ", ".join(
-            f"{k} {v['mean']:.4f}" for k, v in out.items() if isinstance(v, dict) and v.get("mean") is not None), out)
+        self.mem.log_event(
+            self.run_id,
+            "decision",
+            "test split: "
+            + ", ".join(
+                f"{k} {v['mean']:.4f}" for k, v in out.items() if isinstance(v, dict) and v.get("mean") is not None
+            ),
+            out,
+        )
         return out
 
     def close(self) -> None:

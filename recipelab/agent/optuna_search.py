@@ -24,8 +24,9 @@ def param_name(dim: SearchDim) -> str:
 
 def open_study(storage: str, name: str, seed: int) -> optuna.Study:
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4)
-    return optuna.create_study(storage=storage, study_name=name, direction="maximize", sampler=sampler,
-                               load_if_exists=True)
+    return optuna.create_study(
+        storage=storage, study_name=name, direction="maximize", sampler=sampler, load_if_exists=True
+    )
 
 
 def enqueue_start(study: optuna.Study, proposal: Proposal) -> None:
@@ -51,8 +52,11 @@ def suggest_choices(trial: optuna.Trial, proposal: Proposal) -> list[OpChoice]:
         for (op, param), d in dims.items():
             if op == ch.op:
                 qs[param] = trial.suggest_float(param_name(d), d.low_q, d.high_q)
-        out.append(OpChoice(op=ch.op, params=ch.params,
-                            quantiles=[ParamValue(name=k, value=round(v, 4)) for k, v in qs.items()]))
+        out.append(
+            OpChoice(
+                op=ch.op, params=ch.params, quantiles=[ParamValue(name=k, value=round(v, 4)) for k, v in qs.items()]
+            )
+        )
     return out
 
 
@@ -64,8 +68,11 @@ def choices_from_params(params: dict[str, float], proposal: Proposal) -> list[Op
         for d in proposal.search:
             if d.op == ch.op and param_name(d) in params:
                 qs[d.param] = float(params[param_name(d)])
-        out.append(OpChoice(op=ch.op, params=ch.params,
-                            quantiles=[ParamValue(name=k, value=round(v, 4)) for k, v in qs.items()]))
+        out.append(
+            OpChoice(
+                op=ch.op, params=ch.params, quantiles=[ParamValue(name=k, value=round(v, 4)) for k, v in qs.items()]
+            )
+        )
     return out
 
 

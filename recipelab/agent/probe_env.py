@@ -26,7 +26,8 @@ def check_leakage(pool: Dataset, other: Dataset, split: str) -> None:
         ex = ", ".join(f"{s.id} ({s.source})" for s in leaked[:3])
         raise LeakageError(
             f"{len(leaked)} {split} sample(s) have an image byte-identical to a pool image, e.g. {ex}: "
-            f"remove them from {other.path} or the pool")
+            f"remove them from {other.path} or the pool"
+        )
 
 
 @dataclass

@@ -73,7 +73,7 @@ class PoolSpace:
         self.cache = cache
         self.workers = workers
         self.quiet = quiet
-        names = list(ops) if ops else [n for n, c in all_ops().items() if c.kind != "mapper"]
+        names = [n for n in (ops or all_ops()) if get_op_class(n).kind != "mapper"]
         names = [n for n in names if n not in exclude and n not in DEFAULT_EXCLUDE]
         op_objs = [create_op(n) for n in names]
         stats = compute_pipeline_stats(op_objs, ds.samples, ds.fingerprint, cache, workers=workers, quiet=quiet)

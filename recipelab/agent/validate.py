@@ -30,14 +30,17 @@ def proposal_errors(p: Proposal, space: PoolSpace, index: int) -> list[str]:
         for q in ch.quantiles:
             if q.name not in ths:
                 errs.append(f"{where}: {ch.op}: {q.name} is not a threshold (thresholds: {sorted(ths)})")
-            elif isinstance(q.value, bool) or not isinstance(q.value, (int, float)) or not (
-                math.isfinite(float(q.value)) and 0.0 <= float(q.value) <= 1.0
+            elif (
+                isinstance(q.value, bool)
+                or not isinstance(q.value, (int, float))
+                or not (math.isfinite(float(q.value)) and 0.0 <= float(q.value) <= 1.0)
             ):
                 errs.append(f"{where}: {ch.op}.{q.name}: quantile must be a number in [0, 1], got {q.value!r}")
         for pv in ch.params:
             if pv.name not in cls.Params.model_fields:
-                errs.append(f"{where}: {ch.op}: unknown parameter {pv.name!r} "
-                            f"(parameters: {sorted(cls.Params.model_fields)})")
+                errs.append(
+                    f"{where}: {ch.op}: unknown parameter {pv.name!r} (parameters: {sorted(cls.Params.model_fields)})"
+                )
     if not errs:
         try:
             space.to_recipe(p.ops)

@@ -30,8 +30,13 @@ def mapper_chain_config(mappers: Sequence[Mapper]) -> list[list[Any]]:
 
 def op_cache_key(dataset_fp: str, chain: Sequence[Mapper], op: Operator) -> str:
     blob = json.dumps(
-        {"v": STATS_VERSION, "ds": dataset_fp, "chain": mapper_chain_config(chain), "op": op.name,
-         "cfg": op.stat_config()},
+        {
+            "v": STATS_VERSION,
+            "ds": dataset_fp,
+            "chain": mapper_chain_config(chain),
+            "op": op.name,
+            "cfg": op.stat_config(),
+        },
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
@@ -44,11 +49,14 @@ class StatsCache:
         self.root = Path(root) / "stats" if root is not None else None
         self.hits = 0
         self.misses = 0
+        self._memo: dict[str, Stats] = {}  # loaded arrays stay in memory: a search applies many recipes
 
     def _path(self, key: str) -> Path | None:
         return None if self.root is None else self.root / f"{key}.npz"
 
     def load(self, key: str) -> Stats | None:
+        if key in self._memo:
+            return self._memo[key]
         p = self._path(key)
         if p is None or not p.exists():
             return None
@@ -61,9 +69,11 @@ class StatsCache:
                     out[k] = Stat(z[f"v{i}"], offs)
         except (OSError, ValueError, KeyError):
             return None
+        self._memo[key] = out
         return out
 
     def save(self, key: str, stats: Stats) -> None:
+        self._memo[key] = stats
         p = self._path(key)
         if p is None:
             return
@@ -87,9 +97,7 @@ def _chunks(samples: Sequence[Sample], size: int) -> list[list[Sample]]:
     return [list(samples[i : i + size]) for i in range(0, len(samples), size)]
 
 
-def compute_filter_stats(
-    op: Filter, samples: Sequence[Sample], context: OpContext, quiet: bool = False
-) -> Stats:
+def compute_filter_stats(op: Filter, samples: Sequence[Sample], context: OpContext, quiet: bool = False) -> Stats:
     op.setup(context)
     workers = max(1, context.workers)
     if op.modality == "image" and workers > 1 and len(samples) >= 1000:

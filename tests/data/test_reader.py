@@ -102,7 +102,9 @@ def test_fingerprint_changes_with_image_bytes_and_is_cached(tiny_dataset: Path, 
 
 def test_parquet_and_folder_inputs(tmp_path: Path) -> None:
     make_image(tmp_path / "p" / "a.png")
-    pq.write_table(pa.Table.from_pylist([{"id": "a", "text": "hello there", "images": ["a.png"]}]), tmp_path / "p" / "d.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([{"id": "a", "text": "hello there", "images": ["a.png"]}]), tmp_path / "p" / "d.parquet"
+    )
     ds = read_dataset(tmp_path / "p" / "d.parquet", quiet=True)
     assert ds.samples[0].text == "hello there" and Path(ds.samples[0].images[0]).exists()
 
@@ -118,7 +120,11 @@ def test_parquet_and_folder_inputs(tmp_path: Path) -> None:
 def test_chunks_follow_dj_tokens() -> None:
     from recipelab.data.sample import Sample
 
-    s = Sample(id="a", text="<__dj__image> a cat <|__dj__eoc|> <__dj__image><__dj__image> two dogs <|__dj__eoc|>", images=["1", "2", "3"])
+    s = Sample(
+        id="a",
+        text="<__dj__image> a cat <|__dj__eoc|> <__dj__image><__dj__image> two dogs <|__dj__eoc|>",
+        images=["1", "2", "3"],
+    )
     assert s.chunks() == [("a cat", ["1"]), ("two dogs", ["2", "3"])]
     plain = Sample(id="b", text="a caption", images=["1", "2"])
     assert plain.chunks() == [("a caption", ["1", "2"])]

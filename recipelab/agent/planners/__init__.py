@@ -10,8 +10,14 @@ from recipelab.agent.planners.statistical import StatisticalPlanner
 from recipelab.config import SearchConfig
 
 __all__ = [
-    "DJSandboxPlanner", "KSigmaPlanner", "OptunaPlanner", "Planner", "RandomPlanner", "StatisticalPlanner",
-    "make_planner", "replication_reserve",
+    "DJSandboxPlanner",
+    "KSigmaPlanner",
+    "OptunaPlanner",
+    "Planner",
+    "RandomPlanner",
+    "StatisticalPlanner",
+    "make_planner",
+    "replication_reserve",
 ]
 
 
@@ -29,6 +35,13 @@ def make_planner(cfg: SearchConfig, memory: Any = None, run_id: str | None = Non
     if use_llm:
         from recipelab.agent.planners.llm import LLMPlanner
 
-        return LLMPlanner(cfg.llm, fallback=StatisticalPlanner(), memory=memory, run_id=run_id, task=cfg.task,
-                          train_size=train_size, budget_tokens=cfg.budget_tokens)
+        return LLMPlanner(
+            cfg.llm,
+            fallback=StatisticalPlanner(),
+            memory=memory,
+            run_id=run_id,
+            task=cfg.task,
+            train_size=train_size,
+            budget_tokens=cfg.budget_tokens,
+        )
     return StatisticalPlanner()

@@ -18,8 +18,10 @@ BASELINE = "baseline"
 
 
 def _baseline_plan() -> Plan:
-    return Plan(proposals=[Proposal(kind="recipe", ops=[], seeds=2, purpose=BASELINE,
-                                    hypothesis="no-filter reference")], rationale="no-filter baseline on two seeds")
+    return Plan(
+        proposals=[Proposal(kind="recipe", ops=[], seeds=2, purpose=BASELINE, hypothesis="no-filter reference")],
+        rationale="no-filter baseline on two seeds",
+    )
 
 
 def _allowed(space: PoolSpace, state: SearchState) -> list[str]:
@@ -52,9 +54,15 @@ class RandomPlanner:
                     choices.append(OpChoice(op=op))
                     continue
                 d = e.dims[int(rng.integers(len(e.dims)))]
-                choices.append(OpChoice(op=op, quantiles=[ParamValue(name=d.param, value=round(float(rng.uniform(d.low, d.high)), 4))]))
-            return Plan(proposals=[Proposal(kind="recipe", ops=choices, purpose=f"random:{n_random}")],
-                        rationale="random recipe")
+                choices.append(
+                    OpChoice(
+                        op=op, quantiles=[ParamValue(name=d.param, value=round(float(rng.uniform(d.low, d.high)), 4))]
+                    )
+                )
+            return Plan(
+                proposals=[Proposal(kind="recipe", ops=choices, purpose=f"random:{n_random}")],
+                rationale="random recipe",
+            )
         return replication_plan(state)
 
 
@@ -79,8 +87,10 @@ class OptunaPlanner:
                 qs = [ParamValue(name=d.param, value=0.0 if d.side == "min" else 1.0) for d in e.dims]
                 ops.append(OpChoice(op=name, quantiles=qs))
                 dims += [SearchDim(op=name, param=d.param, low_q=d.low, high_q=d.high) for d in e.dims]
-            return Plan(proposals=[Proposal(kind="search", ops=ops, search=dims, n_trials=n_trials, purpose="search")],
-                        rationale=f"TPE over {len(dims)} thresholds")
+            return Plan(
+                proposals=[Proposal(kind="search", ops=ops, search=dims, n_trials=n_trials, purpose="search")],
+                rationale=f"TPE over {len(dims)} thresholds",
+            )
         return replication_plan(state)
 
 
@@ -137,8 +147,10 @@ class DJSandboxPlanner:
             top = sorted(best.items(), key=lambda x: -x[1][0])[:3]
             if top:
                 ops = [ch for _, (_, chs) in top for ch in chs]
-                return Plan(proposals=[Proposal(kind="recipe", ops=ops, purpose="top3")],
-                            rationale="intersection of the top-3 ops' best tertiles")
+                return Plan(
+                    proposals=[Proposal(kind="recipe", ops=ops, purpose="top3")],
+                    rationale="intersection of the top-3 ops' best tertiles",
+                )
         return replication_plan(state)
 
 
@@ -158,7 +170,12 @@ class KSigmaPlanner:
                 if not len(v):
                     continue
                 bound = v.mean() - 3 * v.std() if d.side == "min" else v.mean() + 3 * v.std()
-                qs.append(ParamValue(name=d.param, value=round(float(np.mean(v < bound) if d.side == "min" else np.mean(v <= bound)), 4)))
+                qs.append(
+                    ParamValue(
+                        name=d.param,
+                        value=round(float(np.mean(v < bound) if d.side == "min" else np.mean(v <= bound)), 4),
+                    )
+                )
             out.append(OpChoice(op=name, quantiles=qs))
         return out
 
@@ -168,6 +185,8 @@ class KSigmaPlanner:
         if not state.with_purpose(BASELINE):
             return _baseline_plan()
         if not state.with_purpose("k-sigma"):
-            return Plan(proposals=[Proposal(kind="recipe", ops=self.recipe(space, state), seeds=3, purpose="k-sigma")],
-                        rationale="mean +- 3 std on every stat")
+            return Plan(
+                proposals=[Proposal(kind="recipe", ops=self.recipe(space, state), seeds=3, purpose="k-sigma")],
+                rationale="mean +- 3 std on every stat",
+            )
         return Plan(rationale="one shot done", converged=True)

@@ -117,19 +117,36 @@ _TAG = re.compile(r"[^a-zA-Z0-9:_\-.]")
 def to_plan(reply: LLMPlanReply) -> Plan:
     props = []
     for p in reply.proposals[:MAX_PROPOSALS]:
-        ops = [OpChoice(op=o.op, quantiles=[ParamValue(name=q.name, value=q.value) for q in o.quantiles],
-                        params=[ParamValue(name=x.name, value=_coerce(x.value)) for x in o.params]) for o in p.ops]
+        ops = [
+            OpChoice(
+                op=o.op,
+                quantiles=[ParamValue(name=q.name, value=q.value) for q in o.quantiles],
+                params=[ParamValue(name=x.name, value=_coerce(x.value)) for x in o.params],
+            )
+            for o in p.ops
+        ]
         purpose = _TAG.sub("_", p.purpose)[:60] or "llm"
         if purpose == "baseline" and ops:
             purpose = "llm:baseline"
         if purpose.startswith("test:"):
             purpose = "llm:" + purpose
-        props.append(Proposal(
-            kind=p.kind, ops=ops, n_trials=max(0, min(p.n_trials, 200)), seeds=max(1, min(p.seeds, 10)),
-            first_seed=max(0, min(p.first_seed, 100)), purpose=purpose, hypothesis=p.hypothesis[:500],
-            search=[SearchDim(op=d.op, param=d.param, low_q=min(max(d.low_q, 0.0), 1.0), high_q=min(max(d.high_q, 0.0), 1.0))
-                    for d in p.search],
-        ))
+        props.append(
+            Proposal(
+                kind=p.kind,
+                ops=ops,
+                n_trials=max(0, min(p.n_trials, 200)),
+                seeds=max(1, min(p.seeds, 10)),
+                first_seed=max(0, min(p.first_seed, 100)),
+                purpose=purpose,
+                hypothesis=p.hypothesis[:500],
+                search=[
+                    SearchDim(
+                        op=d.op, param=d.param, low_q=min(max(d.low_q, 0.0), 1.0), high_q=min(max(d.high_q, 0.0), 1.0)
+                    )
+                    for d in p.search
+                ],
+            )
+        )
     return Plan(proposals=props, rationale=reply.rationale[:4000], converged=reply.converged)
 
 
@@ -183,30 +200,49 @@ def render_prompt(state: SearchState, space: PoolSpace, stat_hint: Plan, cfg_tas
             ops_lines.append(f"- {name}: {e.op.summary}; thresholds: {ths}; stat quantiles: {qtxt}")
         else:
             ops_lines.append(f"- {name}: {e.op.summary} (deduplicator, no threshold)")
-    pri = [f"- {p.op}.{p.param}: tail {p.q:.0%} score {p.tail_mean:.3f} vs {p.rest_mean:.3f} (t={p.t:.1f})"
-           for p in space.priors()[:12]]
+    pri = [
+        f"- {p.op}.{p.param}: tail {p.q:.0%} score {p.tail_mean:.3f} vs {p.rest_mean:.3f} (t={p.t:.1f})"
+        for p in space.priors()[:12]
+    ]
     res = []
     pooled = analysis.noise_sd(state)
     for c, lcb in analysis.ranked(state)[:15]:
         e = analysis.effect_vs_baseline(state, c)
         eff = f"effect {e.mean:+.4f} [{e.lo:+.4f}, {e.hi:+.4f}]" if e else "effect n/a"
         recipe = ", ".join(_fmt_choice(ch) for ch in c.trials[0].choices) or "(no filter)"
-        res.append(f"- [{c.purpose}] {recipe}: mean {c.mean:.4f} over {c.n} seed(s), {eff}, lcb {lcb:.4f}, "
-                   f"keeps {c.trials[0].kept}")
+        res.append(
+            f"- [{c.purpose}] {recipe}: mean {c.mean:.4f} over {c.n} seed(s), {eff}, lcb {lcb:.4f}, "
+            f"keeps {c.trials[0].kept}"
+        )
     failed = [t for t in state.trials if t.status == "failed"][:5]
     res += [f"- FAILED [{t.purpose}] {', '.join(_fmt_choice(c) for c in t.choices)}" for t in failed]
-    hint = "\n".join(f"- {p.kind} [{p.purpose}] {', '.join(_fmt_choice(c) for c in p.ops)}"
-                     + (f" search {[(d.op, d.param, d.low_q, d.high_q) for d in p.search]} x{p.n_trials}" if p.search else "")
-                     for p in stat_hint.proposals) or "- (nothing: converged)"
+    hint = (
+        "\n".join(
+            f"- {p.kind} [{p.purpose}] {', '.join(_fmt_choice(c) for c in p.ops)}"
+            + (f" search {[(d.op, d.param, d.low_q, d.high_q) for d in p.search]} x{p.n_trials}" if p.search else "")
+            for p in stat_hint.proposals
+        )
+        or "- (nothing: converged)"
+    )
     hint += f"\n  because: {stat_hint.rationale}"
     notes = "\n".join(n.replace("```", "'''") for n in state.steering.notes) or "(none)"
     return load_prompt("planner.md").format(
-        task=cfg_task, train_size=train_size, pool_size=space.n, metric=state.primary, noise_sd=f"{pooled:.3f}",
-        remaining=state.remaining, budget=state.budget_probes, reserve=replication_reserve(state.budget_probes),
-        ops_table="\n".join(ops_lines), priors_table="\n".join(pri) or "(no proxy scores)",
+        task=cfg_task,
+        train_size=train_size,
+        pool_size=space.n,
+        metric=state.primary,
+        noise_sd=f"{pooled:.3f}",
+        remaining=state.remaining,
+        budget=state.budget_probes,
+        reserve=replication_reserve(state.budget_probes),
+        ops_table="\n".join(ops_lines),
+        priors_table="\n".join(pri) or "(no proxy scores)",
         results_table="\n".join(res) or "(nothing measured yet)",
-        banned=", ".join(sorted(state.steering.banned)) or "none", pinned=", ".join(sorted(state.steering.pinned)) or "none",
-        notes=notes, stat_hint=hint, max_proposals=MAX_PROPOSALS,
+        banned=", ".join(sorted(state.steering.banned)) or "none",
+        pinned=", ".join(sorted(state.steering.pinned)) or "none",
+        notes=notes,
+        stat_hint=hint,
+        max_proposals=MAX_PROPOSALS,
     )
 
 
@@ -214,8 +250,16 @@ def render_prompt(state: SearchState, space: PoolSpace, stat_hint: Plan, cfg_tas
 class LLMPlanner:
     name = "llm"
 
-    def __init__(self, cfg: LLMConfig, fallback: Any, memory: Any = None, run_id: str | None = None,
-                 task: str = "clip", train_size: int = 0, budget_tokens: int | None = None) -> None:
+    def __init__(
+        self,
+        cfg: LLMConfig,
+        fallback: Any,
+        memory: Any = None,
+        run_id: str | None = None,
+        task: str = "clip",
+        train_size: int = 0,
+        budget_tokens: int | None = None,
+    ) -> None:
         self.cfg = cfg.resolved()
         self.fallback = fallback
         self.memory = memory
@@ -233,8 +277,12 @@ class LLMPlanner:
 
             schema = {"name": "recipe_plan", "schema": strict_schema(LLMPlanReply), "strict": True}
             self._model = ChatOpenAI(
-                model=self.cfg.model, base_url=self.cfg.base_url, api_key=os.environ.get(ENV_LLM_KEY) or "not-needed",
-                timeout=self.cfg.timeout_s, max_retries=self.cfg.max_retries, temperature=self.cfg.temperature,
+                model=self.cfg.model,
+                base_url=self.cfg.base_url,
+                api_key=os.environ.get(ENV_LLM_KEY) or "not-needed",
+                timeout=self.cfg.timeout_s,
+                max_retries=self.cfg.max_retries,
+                temperature=self.cfg.temperature,
                 max_tokens=self.cfg.max_tokens,
             ).bind(response_format={"type": "json_schema", "json_schema": schema})
         return self._model
@@ -246,8 +294,9 @@ class LLMPlanner:
     def tokens_used(self) -> int:
         if self.memory is None or self.run_id is None:
             return 0
-        return sum(int((e.get("payload") or {}).get("total_tokens") or 0)
-                   for e in self.memory.events(self.run_id, kinds="llm"))
+        return sum(
+            int((e.get("payload") or {}).get("total_tokens") or 0) for e in self.memory.events(self.run_id, kinds="llm")
+        )
 
     def _call(self, messages: list[Any], attempt: str) -> str:
         """One chat call; logs prompt, reply, tokens and cost. Raises on transport errors."""
@@ -255,18 +304,37 @@ class LLMPlanner:
         try:
             msg = self.model().invoke(messages)
         except Exception as e:
-            self._log("llm", f"{attempt}: call failed after retries: {type(e).__name__}: {str(e)[:300]}",
-                      {"attempt": attempt, "error": f"{type(e).__name__}: {e}", "latency_s": time.perf_counter() - t0,
-                       "model": self.cfg.model, "total_tokens": 0})
+            self._log(
+                "llm",
+                f"{attempt}: call failed after retries: {type(e).__name__}: {str(e)[:300]}",
+                {
+                    "attempt": attempt,
+                    "error": f"{type(e).__name__}: {e}",
+                    "latency_s": time.perf_counter() - t0,
+                    "model": self.cfg.model,
+                    "total_tokens": 0,
+                },
+            )
             raise
         usage = getattr(msg, "usage_metadata", None) or {}
         tin, tout = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
         cost = tin * self.cfg.price_in_per_m / 1e6 + tout * self.cfg.price_out_per_m / 1e6
         content = msg.content if isinstance(msg.content, str) else json.dumps(msg.content)
-        self._log("llm", f"{attempt}: {tin}+{tout} tokens, ${cost:.4f}, {time.perf_counter() - t0:.1f}s", {
-            "attempt": attempt, "model": self.cfg.model, "prompt": [_msg_text(m) for m in messages],
-            "reply": content, "input_tokens": tin, "output_tokens": tout, "total_tokens": tin + tout,
-            "cost_usd": cost, "latency_s": time.perf_counter() - t0})
+        self._log(
+            "llm",
+            f"{attempt}: {tin}+{tout} tokens, ${cost:.4f}, {time.perf_counter() - t0:.1f}s",
+            {
+                "attempt": attempt,
+                "model": self.cfg.model,
+                "prompt": [_msg_text(m) for m in messages],
+                "reply": content,
+                "input_tokens": tin,
+                "output_tokens": tout,
+                "total_tokens": tin + tout,
+                "cost_usd": cost,
+                "latency_s": time.perf_counter() - t0,
+            },
+        )
         return content
 
     def propose(self, state: SearchState, space: PoolSpace) -> Plan:
@@ -281,8 +349,10 @@ class LLMPlanner:
             self._log("decision", "LLM token budget spent: the statistical planner decides from now on")
             return hint
         prompt = render_prompt(state, space, hint, self.task, self.train_size)
-        messages: list[Any] = [SystemMessage("You plan data-recipe experiments. Reply with JSON only."),
-                               HumanMessage(prompt)]
+        messages: list[Any] = [
+            SystemMessage("You plan data-recipe experiments. Reply with JSON only."),
+            HumanMessage(prompt),
+        ]
         problem = ""
         for attempt in ("plan", "repair"):
             try:
@@ -295,16 +365,24 @@ class LLMPlanner:
                 if not errors and (plan.proposals or plan.converged):
                     if plan.converged and state.remaining > 0 and not plan.proposals:
                         # The budget is the user's: spend the rest on the shared replication end game.
-                        return hint.model_copy(update={"rationale": f"LLM says converged ({plan.rationale}); "
-                                                                    "replicating contenders with the rest"})
+                        return hint.model_copy(
+                            update={
+                                "rationale": f"LLM says converged ({plan.rationale}); "
+                                "replicating contenders with the rest"
+                            }
+                        )
                     return plan
                 problem = "; ".join(errors) or "no proposals"
             except ValueError as e:
                 problem = str(e)
             if attempt == "plan":
-                messages += [AIMessage(text), HumanMessage(
-                    f"Your reply could not be used: {problem}. Reply again with one corrected JSON object "
-                    "that uses only the listed operators and threshold params.")]
+                messages += [
+                    AIMessage(text),
+                    HumanMessage(
+                        f"Your reply could not be used: {problem}. Reply again with one corrected JSON object "
+                        "that uses only the listed operators and threshold params."
+                    ),
+                ]
         return self._fallback(hint, f"reply invalid after one repair turn: {problem}")
 
     def _fallback(self, hint: Plan, why: str) -> Plan:

@@ -32,8 +32,16 @@ def replication_plan(state: SearchState, top: int = 3) -> Plan:
             break
         first = max(state.seeds_of(c.recipe_fp), default=-1) + 1
         t0 = c.trials[0]
-        props.append(Proposal(kind="recipe", ops=t0.choices, seeds=k, first_seed=first,
-                              purpose=f"replicate:{t0.purpose}", hypothesis=f"{c.description} holds up on new seeds"))
+        props.append(
+            Proposal(
+                kind="recipe",
+                ops=t0.choices,
+                seeds=k,
+                first_seed=first,
+                purpose=f"replicate:{t0.purpose}",
+                hypothesis=f"{c.description} holds up on new seeds",
+            )
+        )
         left -= k
     if not props:
         # Every contender has its seeds: spend what is left on the single best, for a tighter interval.
@@ -41,8 +49,20 @@ def replication_plan(state: SearchState, top: int = 3) -> Plan:
         t0 = c.trials[0]
         first = max(state.seeds_of(c.recipe_fp), default=-1) + 1
         k = min(state.remaining, 2)
-        props.append(Proposal(kind="recipe", ops=t0.choices, seeds=k, first_seed=first,
-                              purpose=f"replicate:{t0.purpose}", hypothesis="tighten the best candidate's interval"))
-    return Plan(proposals=props, rationale=(
-        f"replicate {len(props)} contender(s) whose interval reaches the best lower bound {best_lcb:.3f} "
-        f"(seed noise sd {pooled:.3f})"))
+        props.append(
+            Proposal(
+                kind="recipe",
+                ops=t0.choices,
+                seeds=k,
+                first_seed=first,
+                purpose=f"replicate:{t0.purpose}",
+                hypothesis="tighten the best candidate's interval",
+            )
+        )
+    return Plan(
+        proposals=props,
+        rationale=(
+            f"replicate {len(props)} contender(s) whose interval reaches the best lower bound {best_lcb:.3f} "
+            f"(seed noise sd {pooled:.3f})"
+        ),
+    )
