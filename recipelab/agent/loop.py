@@ -120,7 +120,8 @@ class SearchLoop:
         from recipelab.agent.planners import make_planner
 
         t0 = time.perf_counter()
-        self.env = ProbeEnv.from_config(self.env_config(), quiet=self.quiet)
+        if self.env is None:
+            self.env = ProbeEnv.from_config(self.env_config(), quiet=self.quiet)
         self.space = PoolSpace(
             self.env.pool,
             self.ws.stats_cache(),
@@ -129,10 +130,11 @@ class SearchLoop:
             workers=max(1, os.cpu_count() or 1),
             quiet=self.quiet,
         )
-        if self.cfg.workers > 1:
-            self.executor = LocalPoolExecutor(self.env_config(), self.cfg.workers)
-        else:
-            self.executor = InProcessExecutor(self.env)
+        if self.executor is None:
+            if self.cfg.workers > 1:
+                self.executor = LocalPoolExecutor(self.env_config(), self.cfg.workers)
+            else:
+                self.executor = InProcessExecutor(self.env)
         self.planner = make_planner(self.cfg, self.mem, self.run_id, self.train_size)
         self.mem.log_event(
             self.run_id,

@@ -30,16 +30,34 @@ TAIL_QS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
 
 @dataclass
 class Prior:
-    """Training-free evidence that one side of one op's stat holds bad samples: the proxy CLIP scores
-    samples in that tail lower than the rest (a t statistic), at the best tail size ``q``."""
+    """Training-free evidence that one side of one op's stat holds bad samples.
+
+    With a proxy CLIP in the candidate set: the proxy scores samples in that tail lower than the rest
+    (Welch ``t``), at the tail size ``q`` where ``t`` peaks. Without one: the share of robust outliers
+    (beyond median -/+ 3 scaled MADs) on that side, which marks a separate cluster of odd samples."""
 
     op: str
     param: str
     side: str
-    t: float
-    q: float  # tail size (fraction of pool) where t peaks
+    t: float  # proxy-CLIP t statistic (0 when no proxy)
+    q: float  # tail size (fraction of the pool) to screen
     tail_mean: float
     rest_mean: float
+    outliers: float = 0.0  # robust-outlier share on this side
+
+    @property
+    def strong(self) -> bool:
+        return self.t >= 2.0 or (self.t == 0.0 and self.outliers >= 0.01)
+
+    @property
+    def score(self) -> float:
+        return self.t if self.t else 100 * self.outliers
+
+    def why(self) -> str:
+        if self.t:
+            return (f"proxy-CLIP score {self.tail_mean:.3f} in its {self.side}-side tail ({self.q:.0%}) "
+                    f"vs {self.rest_mean:.3f} elsewhere (t={self.t:.1f})")
+        return f"{self.outliers:.1%} robust outliers on the {self.side} side"
 
 
 @dataclass
@@ -157,37 +175,42 @@ class PoolSpace:
         return e.stats["image_text_similarity"].per_sample("mean")
 
     def priors(self) -> list[Prior]:
-        """For every (op, threshold side): how much lower the proxy-CLIP similarity is in the stat's tail
-        than in the rest, as a Welch t statistic at the tail size where it peaks. No training needed;
-        only an ordering hint for which ops to probe first."""
+        """One prior per (filter op, threshold side), strongest first; only an ordering hint for which
+        ops to probe first, never a substitute for measuring."""
         sim = self.similarity()
         out: list[Prior] = []
-        if sim is None:
-            return out
-        ok = np.isfinite(sim)
         for name, e in self.entries.items():
             if not isinstance(e.op, Filter) or name == SIMILARITY_OP:
                 continue
             for th in e.op.thresholds:
                 v = e.stats[th.stat_key].per_sample("min" if th.side == "min" else "max")
-                fin = np.isfinite(v) & ok
+                fin = np.isfinite(v)
                 if fin.sum() < 20:
                     continue
-                vv, ss = v[fin], sim[fin]
-                best: Prior | None = None
-                for q in TAIL_QS:
-                    cut = np.quantile(vv, q if th.side == "min" else 1 - q)
-                    tail = vv < cut if th.side == "min" else vv > cut
-                    if tail.sum() < 5 or (~tail).sum() < 5:
-                        continue
-                    a, b = ss[tail], ss[~tail]
-                    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) or 1e-9
-                    t = float((b.mean() - a.mean()) / se)
-                    if best is None or t > best.t:
-                        best = Prior(name, th.param, th.side, t, float(tail.mean()), float(a.mean()), float(b.mean()))
-                if best is not None:
-                    out.append(best)
-        return sorted(out, key=lambda p: -p.t)
+                vv = v[fin]
+                med = float(np.median(vv))
+                mad = 1.4826 * float(np.median(np.abs(vv - med)))
+                if mad == 0:
+                    mad = float(np.std(vv)) or 1e-12
+                out_mask = vv < med - 3 * mad if th.side == "min" else vv > med + 3 * mad
+                outliers = float(out_mask.mean())
+                best = Prior(name, th.param, th.side, 0.0, float(min(max(outliers, 0.02), 0.3)), 0.0, 0.0, outliers)
+                if sim is not None:
+                    ok = fin & np.isfinite(sim)
+                    vv2, ss = v[ok], sim[ok]
+                    for q in TAIL_QS:
+                        cut = np.quantile(vv2, q if th.side == "min" else 1 - q)
+                        tail = vv2 < cut if th.side == "min" else vv2 > cut
+                        if tail.sum() < 5 or (~tail).sum() < 5:
+                            continue
+                        a, b = ss[tail], ss[~tail]
+                        se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) or 1e-9
+                        t = float((b.mean() - a.mean()) / se)
+                        if t > best.t:
+                            best = Prior(name, th.param, th.side, t, float(tail.mean()), float(a.mean()),
+                                         float(b.mean()), outliers)
+                out.append(best)
+        return sorted(out, key=lambda p: -p.score)
 
     def describe_quantiles(self, qs: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}

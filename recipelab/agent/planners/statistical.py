@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recipelab.agent.analysis import op_effects
+import numpy as np
+
+from recipelab.agent.analysis import candidates, op_effects
 from recipelab.agent.plan import OpChoice, ParamValue, Plan, Proposal, SearchDim
 from recipelab.agent.planners.base import replication_reserve
 from recipelab.agent.planners.replicate import replication_plan
@@ -35,6 +37,8 @@ class ScreenItem:
     op: str
     choice: OpChoice
     why: str
+    strong: bool = True
+    removes: int = 0
 
 
 class StatisticalPlanner:
@@ -45,12 +49,15 @@ class StatisticalPlanner:
 
     # ------------------------------------------------------------------ screening list
     def screen_items(self, state: SearchState, space: PoolSpace) -> list[ScreenItem]:
-        """Ops to screen, most promising first. Banned ops are left out; pinned ones go first."""
-        items: list[ScreenItem] = []
+        """Ops to screen, most promising first: pinned ops, then ops with strong training-free
+        evidence, then the rest. An op whose tail is mostly samples an earlier item already removes
+        (say average_line_length after text_length) is marked redundant and moved to the end, so the
+        few screening probes cover different kinds of noise."""
+        cands: list[ScreenItem] = []
         seen: set[str] = set()
         banned = state.steering.banned
         if SIMILARITY_OP in space.entries and SIMILARITY_OP not in banned:
-            items.append(
+            cands.append(
                 ScreenItem(
                     SIMILARITY_OP,
                     self._choice(SIMILARITY_OP, "min_score", SIM_TAIL_Q, state),
@@ -58,37 +65,47 @@ class StatisticalPlanner:
                 )
             )
             seen.add(SIMILARITY_OP)
-        for p in space.priors():
-            if p.op in seen or p.op in banned or p.t < 2.0:
-                continue
-            q = p.q if p.side == "min" else 1 - p.q
-            items.append(
-                ScreenItem(
-                    p.op,
-                    self._choice(p.op, p.param, q, state),
-                    f"proxy-CLIP score {p.tail_mean:.3f} in its {p.side}-side tail ({p.q:.0%}) "
-                    f"vs {p.rest_mean:.3f} elsewhere (t={p.t:.1f})",
+        priors = space.priors()
+        for strong in (True, False):
+            for p in priors:
+                if p.op in seen or p.op in banned or p.strong != strong:
+                    continue
+                q = p.q if p.side == "min" else 1 - p.q
+                why = p.why() if strong else f"weak prior: {p.why()}"
+                cands.append(ScreenItem(p.op, self._choice(p.op, p.param, q, state), why, strong=strong))
+                seen.add(p.op)
+            if strong:
+                for name in space.dedup_names:
+                    if name in banned or name in seen:
+                        continue
+                    e = space.entries[name]
+                    labels = e.stats[e.op.hash_key].values  # type: ignore[attr-defined]
+                    dup = 1 - len(np.unique(labels)) / max(len(labels), 1)
+                    if dup > 0.01:
+                        cands.append(ScreenItem(name, OpChoice(op=name), f"{dup:.1%} of the pool are duplicates"))
+                        seen.add(name)
+        pinned = [i for i in cands if i.op in state.steering.pinned]
+        rest = [i for i in cands if i.op not in state.steering.pinned]
+        ordered = pinned + rest
+        # Redundancy: compare what each item removes with what the items before it remove.
+        removed_union = np.zeros(space.n, dtype=bool)
+        fresh, redundant = [], []
+        for it in ordered:
+            removed = ~space.apply(space.to_recipe([it.choice])).kept
+            it.removes = int(removed.sum())
+            overlap = float((removed & removed_union).sum()) / max(int(removed.sum()), 1)
+            if it.removes == 0 or (overlap > 0.6 and it.op not in state.steering.pinned):
+                it.why += (
+                    f" (redundant: {overlap:.0%} of its tail is already covered)"
+                    if it.removes
+                    else " (removes nothing)"
                 )
-            )
-            seen.add(p.op)
-        for name in space.dedup_names:
-            if name in banned or name in seen:
+                it.strong = False
+                redundant.append(it)
                 continue
-            labels = space.entries[name].stats[space.entries[name].op.hash_key].values  # type: ignore[attr-defined]
-            dup = 1 - len(set(labels.tolist())) / max(len(labels), 1)
-            if dup > 0.01:
-                items.append(ScreenItem(name, OpChoice(op=name), f"{dup:.1%} of the pool are duplicates"))
-                seen.add(name)
-        # Ops without prior evidence, last (screened only if the budget allows).
-        for p in space.priors():
-            if p.op in seen or p.op in banned:
-                continue
-            q = p.q if p.side == "min" else 1 - p.q
-            items.append(ScreenItem(p.op, self._choice(p.op, p.param, q, state), f"weak prior (t={p.t:.1f})"))
-            seen.add(p.op)
-        pinned = [i for i in items if i.op in state.steering.pinned]
-        rest = [i for i in items if i.op not in state.steering.pinned]
-        return pinned + rest
+            removed_union |= removed
+            fresh.append(it)
+        return fresh + redundant
 
     def _choice(self, op: str, param: str, q: float, state: SearchState) -> OpChoice:
         lo, hi = state.steering.ranges.get((op, param), (0.0, 1.0))
@@ -127,11 +144,11 @@ class StatisticalPlanner:
 
         # 2. screen
         items = self.screen_items(state, space)
-        max_screen = self.max_screen or max(2, min(len(items), round(0.35 * B)))
+        strong = [i for i in items if i.strong]
+        max_screen = self.max_screen or max(2, round(0.3 * B))
         screened = {t.purpose[len("screen:") :] for t in state.with_purpose("screen:")}
-        todo = [i for i in items[:max_screen] if i.op not in screened]
-        # Keep room for combine + search + replication.
-        room = state.remaining - reserve - 2
+        todo = [i for i in strong[:max_screen] if i.op not in screened]
+        room = state.remaining - reserve - 3  # keep room for two combinations and a search
         if todo and room > 0:
             todo = todo[:room]
             props = [
@@ -143,42 +160,73 @@ class StatisticalPlanner:
                 )
                 for i in todo
             ]
+            skipped = [i for i in items if not i.strong][:6]
             return Plan(
                 proposals=props,
                 rationale=(
                     f"screen {len(todo)} op(s) one at a time against the baseline (paired seed 0), chosen by "
-                    f"training-free evidence: " + "; ".join(f"{i.op}: {i.why}" for i in todo)
+                    "training-free evidence: "
+                    + "; ".join(f"{i.op}: {i.why}" for i in todo)
+                    + ("; not screened: " + "; ".join(f"{i.op}: {i.why}" for i in skipped) if skipped else "")
                 ),
             )
 
         effects = op_effects(state)
-        by_op = {t.purpose[len("screen:") :]: t for t in state.with_purpose("screen:")}
+        by_op = {t.purpose[len("screen:") :]: t.choices[0] for t in state.with_purpose("screen:") if t.choices}
+        by_op.update({i.op: i.choice for i in items if i.op not in by_op})
         positive = sorted([op for op, e in effects.items() if e.mean > 0], key=lambda op: -effects[op].mean)
         positive = [op for op in positive if op not in state.steering.banned]
         pinned = [op for op in state.steering.pinned if op in space.entries and op not in positive]
-        chosen = pinned + positive
+        measured = pinned + positive
+        unmeasured = [i.op for i in strong if i.op not in effects and i.op not in measured]
+        combos = {"combine:measured": measured}
+        if unmeasured:
+            combos["combine:evidence"] = measured + unmeasured
 
-        # 3. combine
-        if chosen and not state.with_purpose("combine") and state.remaining > reserve:
-            ops = [by_op[op].choices[0] if op in by_op else OpChoice(op=op) for op in chosen]
+        # 3. combine: the measured winners; and the winners plus the ops with evidence but no probe yet
+        todo_c = [(tag, ops) for tag, ops in combos.items() if ops and not state.with_purpose(tag)]
+        if todo_c and state.remaining > reserve:
             eff = ", ".join(
                 f"{op} {effects[op].mean:+.3f} [{effects[op].lo:+.3f}, {effects[op].hi:+.3f}]" for op in positive
             )
             dropped = [op for op, e in effects.items() if e.mean <= 0]
+            props = [
+                Proposal(
+                    kind="recipe",
+                    ops=[by_op[o] for o in ops],
+                    purpose=tag,
+                    hypothesis="the helpful ops add up"
+                    if tag.endswith("measured")
+                    else "the unscreened ops with evidence add to the winners",
+                )
+                for tag, ops in todo_c[: state.remaining - reserve]
+            ]
             return Plan(
-                proposals=[Proposal(kind="recipe", ops=ops, purpose="combine", hypothesis="the helpful ops add up")],
-                rationale=f"combine the ops with a positive effect ({eff})"
-                + (f"; leave out {', '.join(dropped)} (no gain measured)" if dropped else ""),
+                proposals=props,
+                rationale=f"combine the ops with a positive effect ({eff or 'none'})"
+                + (f"; leave out {', '.join(dropped)} (no gain measured)" if dropped else "")
+                + (
+                    f"; a second combination adds {', '.join(unmeasured)} (evidence, not yet measured)"
+                    if unmeasured
+                    else ""
+                ),
             )
 
-        # 4. Optuna on the thresholds of the combined ops (resumable: the target is derived from the
-        # probes spent before the search, so a restarted run continues the same study).
+        # 4. Optuna on the thresholds of every op of the combinations, starting from the better one;
+        # an op outside it starts switched off (quantile 0 / 1), so TPE may turn it on. Resumable: the
+        # target is derived from the probes spent before the search.
         n_search = len(state.with_purpose("search"))
         before = state.used - n_search - len(state.with_purpose("replicate"))
         n_trials = (B - reserve - before) - n_search
-        if chosen and n_trials >= 1 and (n_search > 0 or n_trials >= 2):
-            start = [by_op[op].choices[0] if op in by_op else OpChoice(op=op) for op in chosen]
-            dims = self._dims(start, space, state)
+        combo_results = [(c.mean, c) for c in candidates(state) if c.purpose.startswith("combine:")]
+        if combo_results and n_trials >= 1 and (n_search > 0 or n_trials >= 2):
+            best = max(combo_results, key=lambda x: x[0])[1]
+            in_best = {c.op for c in best.trials[0].choices}
+            union = list(dict.fromkeys(op for ops in combos.values() for op in ops))
+            start = list(best.trials[0].choices) + [
+                self._off(by_op[op], space) for op in union if op not in in_best and space.entries[op].dims
+            ]
+            dims = self._dims([by_op.get(c.op, c) for c in start], space, state)
             if dims:
                 return Plan(
                     proposals=[
@@ -191,12 +239,19 @@ class StatisticalPlanner:
                             hypothesis="better thresholds exist near the screened ones",
                         )
                     ],
-                    rationale=f"tune {len(dims)} threshold(s) of {', '.join(chosen)} with TPE for {n_trials} trial(s), "
-                    "starting from the combined recipe",
+                    rationale=f"tune {len(dims)} threshold(s) of {', '.join(union)} with TPE for {n_trials} "
+                    f"trial(s), starting from {best.purpose} ({best.mean:.4f})",
                 )
 
         # 5. replicate and choose
         return replication_plan(state)
+
+    @staticmethod
+    def _off(choice: OpChoice, space: PoolSpace) -> OpChoice:
+        """The same op with its searched bounds set to keep everything."""
+        sides = {d.param: d.side for d in space.entries[choice.op].dims}
+        qs = [ParamValue(name=q.name, value=0.0 if sides.get(q.name) == "min" else 1.0) for q in choice.quantiles]
+        return OpChoice(op=choice.op, params=choice.params, quantiles=qs)
 
     def _dims(self, start: list[OpChoice], space: PoolSpace, state: SearchState) -> list[SearchDim]:
         dims = []

@@ -1,0 +1,359 @@
+"""Image filters with Data-Juicer names, stat keys, params and defaults (data_juicer/ops/filter).
+
+Stats are ragged: one value per image of a sample (``Stat.offsets``). An image that cannot be read
+(missing, zero bytes, not an image, truncated) gets NaN, which fails every bound, so it counts as a
+bad image; a sample without images is kept (see ``base.range_keep``).
+
+Width, height, aspect ratio and file size read only headers / file metadata; sharpness and entropy
+decode each image once, in grayscale, with PIL's JPEG ``draft`` and integer ``reduce`` above
+``max_side`` so that huge photos do not dominate the cost.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+from pydantic import field_validator
+
+from recipelab.data.sample import Sample
+from recipelab.operators.base import (
+    MAXSIZE,
+    Filter,
+    OpParams,
+    Stat,
+    Stats,
+    Threshold,
+    reduce_any_all,
+)
+from recipelab.operators.registry import register
+
+log = logging.getLogger(__name__)
+
+AnyOrAll = Literal["any", "all"]
+NAN = float("nan")
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def ragged_per_image(
+    samples: Sequence[Sample], fn: Callable[[str], tuple[float, ...]], n_out: int, op_name: str = ""
+) -> list[Stat]:
+    """Apply ``fn(path) -> n_out floats`` to every image; ``n_out`` ragged stats sharing offsets.
+
+    ``fn`` returns NaNs for an unreadable image; the number of such images is logged."""
+    counts = np.fromiter((len(s.images) for s in samples), dtype=np.int64, count=len(samples))
+    offsets = np.zeros(len(samples) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    vals = np.empty((n_out, int(offsets[-1])), dtype=np.float64)
+    j = 0
+    for s in samples:
+        for p in s.images:
+            vals[:, j] = fn(p)
+            j += 1
+    bad = int(np.isnan(vals[0]).sum()) if vals.shape[1] else 0
+    if bad:
+        log.warning("%s: %d of %d images could not be read (stat NaN)", op_name, bad, vals.shape[1])
+    return [Stat(vals[i], offsets.copy()) for i in range(n_out)]
+
+
+def image_header_size(path: str) -> tuple[float, float]:
+    """(width, height) from the file header only (PIL opens lazily and decodes nothing)."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+        if w <= 0 or h <= 0:
+            return NAN, NAN
+        return float(w), float(h)
+    except Exception:  # unreadable image: any error at all must not stop the run
+        return NAN, NAN
+
+
+def load_gray(path: str, max_side: int = 0) -> np.ndarray | None:
+    """Grayscale uint8 array, decoded once; longest side brought to <= ``max_side`` (0: no limit) by
+    JPEG draft (DCT scaling) and an integer ``reduce``. None if the image cannot be decoded."""
+    try:
+        with Image.open(path) as im:
+            if im.format == "JPEG":
+                target = im.size
+                if max_side and max(im.size) > max_side:
+                    f = max(im.size) / max_side
+                    target = (max(1, int(im.size[0] / f)), max(1, int(im.size[1] / f)))
+                im.draft("L", target)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                arr = np.asarray(im, dtype=np.float64)
+                lo, hi = float(arr.min()), float(arr.max())
+                scale = 255.0 / (hi - lo) if hi > lo else 0.0
+                g = Image.fromarray(((arr - lo) * scale).astype(np.uint8))
+            else:
+                g = im.convert("L")
+            if max_side and max(g.size) > max_side:
+                g = g.reduce(math.ceil(max(g.size) / max_side))
+            return np.asarray(g)
+    except Exception:
+        return None
+
+
+def laplacian_variance(g: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian over the interior pixels (0..255 scale, as OpenCV's
+    ``cv2.Laplacian(gray, CV_64F).var()`` minus the border)."""
+    if g.shape[0] < 3 or g.shape[1] < 3:
+        return 0.0
+    f = g.astype(np.float32)
+    lap = f[:-2, 1:-1] + f[2:, 1:-1] + f[1:-1, :-2] + f[1:-1, 2:] - 4.0 * f[1:-1, 1:-1]
+    return float(lap.astype(np.float64).var())
+
+
+def gray_entropy(g: np.ndarray) -> float:
+    """Shannon entropy in bits of the 256-bin grayscale histogram (0 for a constant image, <= 8)."""
+    if g.size == 0:
+        return NAN
+    c = np.bincount(g.ravel(), minlength=256).astype(np.float64)
+    p = c[c > 0] / g.size
+    return float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_SI = {"": 1, "B": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "P": 1000**5, "E": 1000**6}
+_NIST = {"KI": 1024, "MI": 1024**2, "GI": 1024**3, "TI": 1024**4, "PI": 1024**5, "EI": 1024**6}
+
+
+def size_to_bytes(size: str | int | float) -> int:
+    """Data-Juicer's ``size_to_bytes`` (bitmath ``parse_string_unsafe``): numbers are bytes; unit
+    letters are case-insensitive; ``K``/``KB``/``k`` are SI (1000), ``Ki``/``KiB`` are NIST (1024);
+    a trailing ``B`` is optional. ``'10KB'`` -> 10000, ``'10KiB'`` -> 10240, ``'1TB'`` -> 10**12."""
+    if isinstance(size, bool):
+        raise TypeError("size must be a number or a string like '10KB'")
+    if isinstance(size, int | float):
+        return int(size)
+    if not isinstance(size, str):
+        raise TypeError(f"int, float or str expected but {type(size).__name__} found")
+    m = _SIZE_RE.match(size)
+    if not m:
+        raise ValueError(f"cannot parse size {size!r}; use e.g. '0', '500', '10KB', '1.5MiB', '1TB'")
+    num, unit = float(m.group(1)), m.group(2).upper()
+    if unit.endswith("B") and unit != "B":
+        unit = unit[:-1]
+    if unit in ("BYTE", "BYTES"):
+        unit = "B"
+    if unit in _SI:
+        mult = _SI[unit]
+    elif unit in _NIST:
+        mult = _NIST[unit]
+    else:
+        raise ValueError(f"unknown size unit in {size!r}")
+    return int(num * mult)
+
+
+def keep_with_bounds(op: Filter, stats: Stats, bounds: dict[str, float | None]) -> np.ndarray:
+    """``range_keep`` with explicit numeric bounds per threshold param (for string-valued params)."""
+    elem_ok: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    for th in op.thresholds:
+        st = stats[th.stat_key]
+        v = st.values.astype(float)
+        b = bounds[th.param]
+        if b is None:
+            ok = np.ones(len(v), dtype=bool)
+        else:
+            ok = (v >= b) if th.side == "min" else (v <= b)  # NaN compares False: bad image
+        elem_ok = ok if elem_ok is None else (elem_ok & ok)
+        offsets = st.offsets
+    assert elem_ok is not None and offsets is not None
+    return reduce_any_all(elem_ok, offsets, getattr(op.params, "any_or_all", "any"))
+
+
+# ------------------------------------------------------------------------------------------------ ops
+
+
+class ImageAspectRatioParams(OpParams):
+    min_ratio: float = 0.333
+    max_ratio: float = 3.0
+    any_or_all: AnyOrAll = "any"
+
+
+@register
+class ImageAspectRatioFilter(Filter):
+    """Keep samples whose image aspect ratio W / H is within [min_ratio, max_ratio] (per image, then
+    ``any_or_all`` over a sample's images). Reads only image headers."""
+
+    name = "image_aspect_ratio_filter"
+    summary = "image aspect ratio W/H within [min_ratio, max_ratio]"
+    modality = "image"
+    Params = ImageAspectRatioParams
+    stats_keys = ("aspect_ratios",)
+    thresholds = (
+        Threshold("min_ratio", "aspect_ratios", "min"),
+        Threshold("max_ratio", "aspect_ratios", "max"),
+    )
+
+    def compute_stats(self, samples: Sequence[Sample]) -> Stats:
+        def ratio(p: str) -> tuple[float]:
+            w, h = image_header_size(p)
+            return (w / h,)
+
+        (st,) = ragged_per_image(samples, ratio, 1, self.name)
+        return {"aspect_ratios": st}
+
+
+class ImageShapeParams(OpParams):
+    min_width: int = 1
+    max_width: int = MAXSIZE
+    min_height: int = 1
+    max_height: int = MAXSIZE
+    any_or_all: AnyOrAll = "any"
+
+
+@register
+class ImageShapeFilter(Filter):
+    """Keep samples whose image width and height (pixels) are within their ranges; both must hold
+    for an image to count as good. Reads only image headers."""
+
+    name = "image_shape_filter"
+    summary = "image width in [min_width, max_width] and height in [min_height, max_height]"
+    modality = "image"
+    Params = ImageShapeParams
+    stats_keys = ("image_width", "image_height")
+    thresholds = (
+        Threshold("min_width", "image_width", "min"),
+        Threshold("max_width", "image_width", "max"),
+        Threshold("min_height", "image_height", "min"),
+        Threshold("max_height", "image_height", "max"),
+    )
+
+    def compute_stats(self, samples: Sequence[Sample]) -> Stats:
+        w, h = ragged_per_image(samples, image_header_size, 2, self.name)
+        return {"image_width": w, "image_height": h}
+
+
+class ImageSizeParams(OpParams):
+    #: As Data-Juicer: strings with units ('0', '10KB', '1.5MiB', '1TB'); numbers (bytes) also accepted,
+    #: which is what the threshold search writes.
+    min_size: int | float | str = "0"
+    max_size: int | float | str = "1TB"
+    any_or_all: AnyOrAll = "any"
+
+    @field_validator("min_size", "max_size")
+    @classmethod
+    def _parses(cls, v: int | float | str) -> int | float | str:
+        size_to_bytes(v)
+        return v
+
+
+def _file_size(path: str) -> tuple[float]:
+    try:
+        return (float(os.path.getsize(path)),)
+    except OSError:
+        return (NAN,)
+
+
+@register
+class ImageSizeFilter(Filter):
+    """Keep samples whose image file size in bytes is within [min_size, max_size]. Sizes may be given
+    as in Data-Juicer ('10KB' = 10000 bytes, '10KiB' = 10240) or as numbers of bytes. Reads only the
+    file size (no decoding): a missing file is NaN, a zero-byte file is 0 bytes."""
+
+    name = "image_size_filter"
+    summary = "image file size in bytes within [min_size, max_size] ('10KB', '1MiB', ...)"
+    modality = "image"
+    Params = ImageSizeParams
+    stats_keys = ("image_sizes",)
+    thresholds = (
+        Threshold("min_size", "image_sizes", "min"),
+        Threshold("max_size", "image_sizes", "max"),
+    )
+
+    def compute_stats(self, samples: Sequence[Sample]) -> Stats:
+        (st,) = ragged_per_image(samples, _file_size, 1, self.name)
+        return {"image_sizes": st}
+
+    def bound(self, param: str) -> float | None:
+        v = getattr(self.params, param)
+        if v is None:
+            return None
+        return float(v) if isinstance(v, int | float) else float(size_to_bytes(v))
+
+    def keep(self, stats: Stats) -> np.ndarray:
+        return keep_with_bounds(self, stats, {th.param: self.bound(th.param) for th in self.thresholds})
+
+
+class ImageSharpnessParams(OpParams):
+    min_sharpness: float = 0.0
+    max_sharpness: float = float(MAXSIZE)
+    any_or_all: AnyOrAll = "any"
+    #: Images whose longest side exceeds this are downscaled (JPEG draft + integer reduce) before
+    #: measuring; 0 = never. Changes the stat.
+    max_side: int = 1024
+
+
+@register
+class ImageSharpnessFilter(Filter):
+    """Keep samples whose image sharpness is within [min_sharpness, max_sharpness]. Sharpness is the
+    variance of the 4-neighbour Laplacian of the grayscale image (pixel values 0..255): low for blurred,
+    out-of-focus or upscaled images, 0 for flat ones. Not in Data-Juicer."""
+
+    name = "image_sharpness_filter"
+    summary = "variance of the Laplacian of the grayscale image (blur / upscaling) within a range"
+    modality = "image"
+    new_op = True
+    Params = ImageSharpnessParams
+    stats_keys = ("image_sharpness",)
+    stat_params = ("max_side",)
+    thresholds = (
+        Threshold("min_sharpness", "image_sharpness", "min"),
+        Threshold("max_sharpness", "image_sharpness", "max"),
+    )
+
+    def compute_stats(self, samples: Sequence[Sample]) -> Stats:
+        max_side = self.params.max_side
+
+        def sharp(p: str) -> tuple[float]:
+            g = load_gray(p, max_side)
+            return (NAN,) if g is None else (laplacian_variance(g),)
+
+        (st,) = ragged_per_image(samples, sharp, 1, self.name)
+        return {"image_sharpness": st}
+
+
+class ImageEntropyParams(OpParams):
+    min_entropy: float = 0.0
+    max_entropy: float = 8.0
+    any_or_all: AnyOrAll = "any"
+    #: As for image_sharpness_filter: downscale above this longest side before measuring; 0 = never.
+    max_side: int = 1024
+
+
+@register
+class ImageEntropyFilter(Filter):
+    """Keep samples whose image entropy is within [min_entropy, max_entropy]: Shannon entropy in bits of
+    the 256-bin grayscale histogram (0 for a blank image, at most 8). Catches blank, near-constant and
+    posterised images. Not in Data-Juicer."""
+
+    name = "image_entropy_filter"
+    summary = "entropy (bits) of the grayscale histogram: blank / near-constant images score low"
+    modality = "image"
+    new_op = True
+    Params = ImageEntropyParams
+    stats_keys = ("image_entropy",)
+    stat_params = ("max_side",)
+    thresholds = (
+        Threshold("min_entropy", "image_entropy", "min"),
+        Threshold("max_entropy", "image_entropy", "max"),
+    )
+
+    def compute_stats(self, samples: Sequence[Sample]) -> Stats:
+        max_side = self.params.max_side
+
+        def ent(p: str) -> tuple[float]:
+            g = load_gray(p, max_side)
+            return (NAN,) if g is None else (gray_entropy(g),)
+
+        (st,) = ragged_per_image(samples, ent, 1, self.name)
+        return {"image_entropy": st}
