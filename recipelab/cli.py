@@ -171,9 +171,7 @@ def analyze(
     ops: Annotated[
         str | None, typer.Option("--ops", help="Comma-separated op names (default: all filters and dedups).")
     ] = None,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for describe.csv, histograms, heatmap.")
-    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for describe.csv, histograms, heatmap.")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Processes for image ops.")] = 2,
     on_error: OnErrorOpt = "skip",
     workspace: WorkspaceOpt = None,
@@ -348,9 +346,7 @@ def search(
     eval_path: Annotated[str | None, typer.Option("--eval", help="Clean split that scores probes.")] = None,
     test: Annotated[str | None, typer.Option("--test", help="Clean split for the final report only.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Probe task (clip).")] = None,
-    budget_probes: Annotated[
-        int | None, typer.Option("--budget-probes", help="Probes to spend (default 24).")
-    ] = None,
+    budget_probes: Annotated[int | None, typer.Option("--budget-probes", help="Probes to spend (default 24).")] = None,
     budget_minutes: Annotated[float | None, typer.Option("--budget-minutes", help="Wall-time budget.")] = None,
     budget_tokens: Annotated[int | None, typer.Option("--budget-tokens", help="LLM token budget.")] = None,
     planner: Annotated[str | None, typer.Option("--planner", help="auto | stat | llm")] = None,
@@ -360,9 +356,7 @@ def search(
     workers: Annotated[int | None, typer.Option("--workers", help="Probes at once (local processes).")] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Training steps per probe.")] = None,
-    train_size: Annotated[
-        int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")
-    ] = None,
+    train_size: Annotated[int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")] = None,
     test_seeds: Annotated[int | None, typer.Option("--test-seeds", help="Seeds for the final test scoring.")] = None,
     ops: Annotated[str | None, typer.Option("--ops", help="Comma-separated candidate ops.")] = None,
     llm_base_url: Annotated[str | None, typer.Option("--llm-base-url", help="OpenAI-compatible endpoint.")] = None,
@@ -645,9 +639,7 @@ def probe(
     task: Annotated[str, typer.Option("--task")] = "clip",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     steps: Annotated[int | None, typer.Option("--steps")] = None,
-    train_size: Annotated[
-        int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")
-    ] = None,
+    train_size: Annotated[int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")] = None,
     checkpoint: Annotated[str | None, typer.Option("--checkpoint", help="Local CLIP checkpoint folder.")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -694,7 +686,7 @@ def probe(
     try:
         mem.set_run_status(loop.run_id, "running")
         loop.prepare(ops=[o.name for o in rec.process])
-        ids = loop.submit([(choices, seed, "probe")], step=1)
+        ids = [i for i in loop.submit([(choices, seed, "probe")], step=1) if i is not None]
     except (DataError, RecipeError, ValueError) as e:
         mem.set_run_status(loop.run_id, "failed")
         fail(str(e))

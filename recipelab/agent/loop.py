@@ -294,6 +294,7 @@ class SearchLoop:
                 recipe = self.space.to_recipe(choices)
             except (RecipeError, KeyError, ValueError) as e:
                 self.mem.log_event(self.run_id, "error", f"invalid proposal {purpose}: {e}")
+                ids.append(None)
                 continue
             applied = self.space.apply(recipe)
             kept_ids = [self.env.pool.samples[i].id for i in applied.kept_indices]
@@ -405,9 +406,13 @@ class SearchLoop:
 
     # ------------------------------------------------------------------ proposals
     def execute(self, plan: Plan, state: SearchState) -> int:
-        """Run a plan's proposals within the remaining budget; returns probes run."""
+        """Run a plan's proposals within the remaining budget; returns how many new probes it added."""
         step = state.step + 1
-        n = 0
+        before = state.used
+        self._execute(plan, step)
+        return self.state().used - before
+
+    def _execute(self, plan: Plan, step: int) -> None:
         for prop in plan.proposals:
             left = self.state().remaining
             if left <= 0:
@@ -416,10 +421,9 @@ class SearchLoop:
             self._update()
             if prop.kind == "recipe":
                 items = [(prop.ops, prop.first_seed + k, prop.purpose) for k in range(prop.seeds)]
-                n += len(self.submit(items[:left], step))
+                self.submit(items[:left], step)
             else:
-                n += self.run_search(prop, step)
-        return n
+                self.run_search(prop, step)
 
     def run_search(self, prop: Proposal, step: int) -> int:
         from recipelab.agent import optuna_search as osr
@@ -434,22 +438,27 @@ class SearchLoop:
             ids = self.submit([(choices, 0, f"search:{ft.number}")], step)
             self._tell(study, ft.number, ids)
             n += 1
+        # Count new probes, not trials: TPE may suggest quantiles that give a recipe already measured
+        # (ties in integer stats); such a trial is told the known result for free and another is asked.
         batch = max(1, self.cfg.workers)
-        while n < prop.n_trials and self.state().remaining > 0:
+        asked = 0
+        while n < prop.n_trials and self.state().remaining > 0 and asked < 4 * prop.n_trials + 8:
             k = min(batch, prop.n_trials - n, self.state().remaining)
             trials = [study.ask() for _ in range(k)]
+            asked += k
+            before = self.state().used
             items = [(osr.suggest_choices(t, prop), 0, f"search:{t.number}") for t in trials]
             ids = self.submit(items, step)
             for t, eid in zip(trials, ids, strict=False):
                 self._tell(study, t.number, [eid])
-            n += k
+            n += self.state().used - before
             self.apply_directives()
         return n
 
     def _tell(self, study: Any, number: int, ids: list[int]) -> None:
         import optuna
 
-        e = self.mem.get_experiment(ids[0]) if ids else None
+        e = self.mem.get_experiment(ids[0]) if ids and ids[0] is not None else None
         v = e.get("primary_value") if e else None
         if v is not None and math.isfinite(v):
             study.tell(number, float(v))
@@ -472,6 +481,7 @@ class SearchLoop:
         self.mem.set_run_status(self.run_id, "running")
         self.prepare()
         reason = "planner converged"
+        idle = 0
         try:
             for _ in range(MAX_STEPS):
                 self.apply_directives()
@@ -498,9 +508,13 @@ class SearchLoop:
                 if plan.converged or not plan.proposals:
                     reason = "planner converged" if plan.converged else "planner proposed nothing"
                     break
-                if self.execute(plan, state) == 0 and not errors:
-                    reason = "no new probe could be run"
-                    break
+                if self.execute(plan, state) == 0:
+                    idle += 1
+                    if idle >= 2:  # the planner keeps proposing what is already measured
+                        reason = "the planner proposed only probes that are already done"
+                        break
+                else:
+                    idle = 0
                 self._save_elapsed()
         except StopRun as e:
             reason = f"stopped by the user ({e})"
@@ -585,7 +599,7 @@ class SearchLoop:
             ids = self.submit([(ch, k, f"test:{name}") for k in range(self.cfg.test_seeds)], step, split="test")
             vals = [
                 e["primary_value"]
-                for e in (self.mem.get_experiment(i) for i in ids)
+                for e in (self.mem.get_experiment(i) for i in ids if i is not None)
                 if e and e.get("primary_value") is not None
             ]
             out[name] = {

@@ -55,8 +55,10 @@ class Prior:
 
     def why(self) -> str:
         if self.t:
-            return (f"proxy-CLIP score {self.tail_mean:.3f} in its {self.side}-side tail ({self.q:.0%}) "
-                    f"vs {self.rest_mean:.3f} elsewhere (t={self.t:.1f})")
+            return (
+                f"proxy-CLIP score {self.tail_mean:.3f} in its {self.side}-side tail ({self.q:.0%}) "
+                f"vs {self.rest_mean:.3f} elsewhere (t={self.t:.1f})"
+            )
         return f"{self.outliers:.1%} robust outliers on the {self.side} side"
 
 
@@ -207,8 +209,16 @@ class PoolSpace:
                         se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) or 1e-9
                         t = float((b.mean() - a.mean()) / se)
                         if t > best.t:
-                            best = Prior(name, th.param, th.side, t, float(tail.mean()), float(a.mean()),
-                                         float(b.mean()), outliers)
+                            best = Prior(
+                                name,
+                                th.param,
+                                th.side,
+                                t,
+                                float(tail.mean()),
+                                float(a.mean()),
+                                float(b.mean()),
+                                outliers,
+                            )
                 out.append(best)
         return sorted(out, key=lambda p: -p.score)
 

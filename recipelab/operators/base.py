@@ -159,6 +159,11 @@ class Filter(Operator):
         """Stats for a batch; values are per sample, or ragged per image/chunk for image ops."""
         raise NotImplementedError
 
+    def bound(self, param: str) -> float | None:
+        """A threshold param as a number (None = no bound). Ops with unit strings (sizes) override it."""
+        v = getattr(self.params, param)
+        return None if v is None else float(v)
+
     def keep(self, stats: Stats) -> np.ndarray:
         """Boolean mask over samples. Default: every threshold as a closed interval on its stat,
         AND-ed per element (image), then ``any_or_all`` over a sample's elements; a sample with no
@@ -188,13 +193,6 @@ class Deduplicator(Operator):
         raise NotImplementedError
 
 
-def _bound(op: Operator, th: Threshold) -> float | None:
-    v = getattr(op.params, th.param)
-    if v is None:
-        return None
-    return float(v)
-
-
 def range_keep(op: Filter, stats: Stats) -> np.ndarray:
     ths = op.thresholds
     if not ths:
@@ -204,7 +202,7 @@ def range_keep(op: Filter, stats: Stats) -> np.ndarray:
     for th in ths:
         st = stats[th.stat_key]
         v = st.values.astype(float)
-        b = _bound(op, th)
+        b = op.bound(th.param)
         if b is None:
             ok = np.ones(len(v), dtype=bool)
         elif th.side == "min":

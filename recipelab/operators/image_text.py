@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -20,8 +20,10 @@ from PIL import Image, ImageOps
 from recipelab.data.sample import Sample
 from recipelab.operators.base import Filter, OpContext, OpParams, Stat, Stats, Threshold
 from recipelab.operators.image import AnyOrAll
-from recipelab.operators.proxy_clip import ProxyConfig, ProxyScorer
 from recipelab.operators.registry import register
+
+if TYPE_CHECKING:  # torch is imported only when a proxy is trained, so `recipelab ops list` stays fast
+    from recipelab.operators.proxy_clip import ProxyScorer
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,8 @@ class ImageTextSimilarityFilter(Filter):
 
     def _fit_proxy(self, samples: Sequence[Sample]) -> None:
         p = self.params
+        from recipelab.operators.proxy_clip import ProxyConfig, ProxyScorer
+
         cfg = ProxyConfig(seed=p.proxy_seed, epochs=p.proxy_epochs, folds=p.proxy_folds)
         scorer = ProxyScorer(cfg, p.horizontal_flip, p.vertical_flip)
         texts: list[str] = []

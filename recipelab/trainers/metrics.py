@@ -18,9 +18,7 @@ import torch
 DEFAULT_KS = (1, 5)
 
 
-def retrieval_ranks(
-    sim: torch.Tensor, groups: torch.Tensor | None = None, *, chunk: int = 2048
-) -> torch.Tensor:
+def retrieval_ranks(sim: torch.Tensor, groups: torch.Tensor | None = None, *, chunk: int = 2048) -> torch.Tensor:
     """Rank (0 = top) of the best positive for each row query of `sim` (queries x candidates).
 
     The square matrix pairs query i with candidate i; `groups` (len n) widens the positives.
@@ -45,7 +43,7 @@ def recall_at_k(
 ) -> dict[int, float]:
     """Fraction of row queries whose best positive is in the top k, for each k."""
     ranks = retrieval_ranks(sim, groups)
-    return {int(k): float((ranks < k).float().mean().item()) for k in ks}
+    return {int(k): float((ranks < k).double().mean().item()) for k in ks}
 
 
 def retrieval_metrics(
@@ -74,4 +72,4 @@ def zero_shot_accuracy(image_emb: torch.Tensor, class_emb: torch.Tensor, labels:
     if len(labels) == 0:
         return float("nan")
     pred = (image_emb.float() @ class_emb.float().t()).argmax(dim=1)
-    return float((pred == labels.to(pred.device)).float().mean().item())
+    return float((pred == labels.to(pred.device)).double().mean().item())

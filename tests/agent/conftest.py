@@ -28,8 +28,10 @@ def tiny_bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class SyntheticEnv:
     def __init__(self, bench: Path, noise: float = 0.02) -> None:
         self.pool = read_dataset(bench / "pool.jsonl", quiet=True)
-        self.splits = {"eval": read_dataset(bench / "eval.jsonl", quiet=True),
-                       "test": read_dataset(bench / "test.jsonl", quiet=True)}
+        self.splits = {
+            "eval": read_dataset(bench / "eval.jsonl", quiet=True),
+            "test": read_dataset(bench / "test.jsonl", quiet=True),
+        }
         truth = load_truth(bench / "truth.jsonl")
         self.clean = {i for i, lab in truth.items() if lab == "clean"}
         self.noise = noise
@@ -44,10 +46,22 @@ class SyntheticEnv:
         size = spec.train_size or len(ids)
         rng = np.random.default_rng([spec.seed, 1])
         draw = list(rng.choice(ids, size=min(size, len(ids)), replace=False)) if ids else []
-        m = self.clean_share(draw) * min(1.0, len(draw) / size) + np.random.default_rng([spec.seed, 2]).normal(0, self.noise)
-        return ProbeResult(metrics={"mean_recall": float(m)}, primary_metric="mean_recall", train_size=len(draw),
-                           requested_train_size=size, undersized=len(draw) < size, wall_time_s=0.0, train_time_s=0.0,
-                           eval_time_s=0.0, device="synthetic", versions={}, seed=spec.seed)
+        m = self.clean_share(draw) * min(1.0, len(draw) / size) + np.random.default_rng([spec.seed, 2]).normal(
+            0, self.noise
+        )
+        return ProbeResult(
+            metrics={"mean_recall": float(m)},
+            primary_metric="mean_recall",
+            train_size=len(draw),
+            requested_train_size=size,
+            undersized=len(draw) < size,
+            wall_time_s=0.0,
+            train_time_s=0.0,
+            eval_time_s=0.0,
+            device="synthetic",
+            versions={},
+            seed=spec.seed,
+        )
 
 
 @pytest.fixture

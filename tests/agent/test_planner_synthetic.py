@@ -13,16 +13,32 @@ from recipelab.memory import Memory
 from recipelab.workspace import Workspace
 
 # No proxy CLIP here (it trains a model): priors come from robust-outlier shares.
-OPS = ["text_length_filter", "words_num_filter", "word_repetition_filter", "special_characters_filter",
-       "alphanumeric_filter", "stopwords_filter", "image_aspect_ratio_filter", "image_shape_filter",
-       "image_entropy_filter", "image_sharpness_filter", "image_deduplicator", "document_deduplicator"]
+OPS = [
+    "text_length_filter",
+    "words_num_filter",
+    "word_repetition_filter",
+    "special_characters_filter",
+    "alphanumeric_filter",
+    "stopwords_filter",
+    "image_aspect_ratio_filter",
+    "image_shape_filter",
+    "image_entropy_filter",
+    "image_sharpness_filter",
+    "image_deduplicator",
+    "document_deduplicator",
+]
 
 
 def run_search(tmp_path: Path, tiny_bench: Path, env, **kw) -> tuple[SearchLoop, object]:  # noqa: ANN001
     ws = Workspace.open(tmp_path / "ws")
     mem = Memory(ws.memory_path)
-    cfg = SearchConfig(data=str(tiny_bench / "pool.jsonl"), eval=str(tiny_bench / "eval.jsonl"),
-                       test=str(tiny_bench / "test.jsonl"), ops=OPS, **kw)
+    cfg = SearchConfig(
+        data=str(tiny_bench / "pool.jsonl"),
+        eval=str(tiny_bench / "eval.jsonl"),
+        test=str(tiny_bench / "test.jsonl"),
+        ops=OPS,
+        **kw,
+    )
     loop = SearchLoop.create(ws, mem, cfg, quiet=True)
     loop.env = env
     loop.executor = InProcessExecutor(env)
@@ -51,7 +67,9 @@ def test_stat_planner_beats_no_filter_and_respects_budget(tmp_path: Path, tiny_b
 
 
 @pytest.mark.parametrize("strategy", ["random", "optuna", "dj-sandbox", "k-sigma"])
-def test_baseline_strategies_finish_within_budget(tmp_path: Path, tiny_bench: Path, synthetic_env, strategy: str) -> None:  # noqa: ANN001
+def test_baseline_strategies_finish_within_budget(
+    tmp_path: Path, tiny_bench: Path, synthetic_env, strategy: str
+) -> None:  # noqa: ANN001
     loop, outcome = run_search(tmp_path, tiny_bench, synthetic_env, budget_probes=12, strategy=strategy, test_seeds=0)
     assert outcome.status == "done"
     assert outcome.summary["probes"] <= 12
@@ -77,8 +95,13 @@ def test_resume_plans_identically_and_never_reruns(tmp_path: Path, tiny_bench: P
 def test_directives_ban_and_budget_change_decisions(tmp_path: Path, tiny_bench: Path, synthetic_env) -> None:  # noqa: ANN001
     ws = Workspace.open(tmp_path / "ws")
     mem = Memory(ws.memory_path)
-    cfg = SearchConfig(data=str(tiny_bench / "pool.jsonl"), eval=str(tiny_bench / "eval.jsonl"), ops=OPS,
-                       budget_probes=10, test_seeds=0)
+    cfg = SearchConfig(
+        data=str(tiny_bench / "pool.jsonl"),
+        eval=str(tiny_bench / "eval.jsonl"),
+        ops=OPS,
+        budget_probes=10,
+        test_seeds=0,
+    )
     loop = SearchLoop.create(ws, mem, cfg, quiet=True)
     loop.env, loop.executor = synthetic_env, InProcessExecutor(synthetic_env)
     mem.add_directive(loop.run_id, "ban", {"op": "text_length_filter"}, source="cli")

@@ -184,7 +184,14 @@ class StatisticalPlanner:
             combos["combine:evidence"] = measured + unmeasured
 
         # 3. combine: the measured winners; and the winners plus the ops with evidence but no probe yet
-        todo_c = [(tag, ops) for tag, ops in combos.items() if ops and not state.with_purpose(tag)]
+        probed = {t.recipe_fp for t in state.trials}
+        todo_c = [
+            (tag, ops)
+            for tag, ops in combos.items()
+            if ops
+            and not state.with_purpose(tag)
+            and space.to_recipe([by_op[o] for o in ops]).fingerprint() not in probed
+        ]
         if todo_c and state.remaining > reserve:
             eff = ", ".join(
                 f"{op} {effects[op].mean:+.3f} [{effects[op].lo:+.3f}, {effects[op].hi:+.3f}]" for op in positive

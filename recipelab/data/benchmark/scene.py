@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,7 @@ ATTRIBUTES: dict[str, list[str]] = {
     "background": list(BACKGROUNDS),
 }
 
+_PNG_LEVEL = 3  # zlib level: fast, and still a file size that tells blank and tiny images apart
 _MIN_CONTRAST = 100.0  # Euclidean RGB distance between a shape colour and its background
 _RADIUS = {"small": 0.10, "large": 0.155}  # fraction of the canvas side
 _ROW = {1: (0.5,), 2: (0.32, 0.68), 3: (0.2, 0.5, 0.8)}
@@ -203,21 +205,25 @@ def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: f
         raise ValueError(f"unknown shape {shape!r}")
 
 
-def render_scene(scene: Scene, side: int, rng: np.random.Generator) -> Image.Image:
+def render_scene(scene: Scene, side: int, rnd: random.Random) -> Image.Image:
     """Draw `scene` on a `side` x `side` canvas: a softly graded background and hard-edged shapes."""
-    base = np.array(BACKGROUNDS[scene.background], dtype=np.float32)
-    amp = float(rng.uniform(6.0, 20.0))
-    ang = float(rng.uniform(0.0, 2 * math.pi))
-    t = (np.arange(side, dtype=np.float32) / max(side - 1, 1)) - 0.5
-    ramp = amp * 2.0 * (math.cos(ang) * t[None, :] + math.sin(ang) * t[:, None])
-    arr = np.clip(base[None, None, :] + ramp[:, :, None], 0, 255).astype(np.uint8)
-    img = Image.fromarray(arr, "RGB")
+    base = BACKGROUNDS[scene.background]
+    amp = rnd.uniform(6.0, 20.0)
+    ang = rnd.uniform(0.0, 2 * math.pi)
+    c, s = math.cos(ang), math.sin(ang)
+    corners = bytearray()
+    for ty in (-1.0, 1.0):
+        for tx in (-1.0, 1.0):
+            d = amp * (c * tx + s * ty)
+            corners += bytes(min(255, max(0, int(round(v + d)))) for v in base)
+    # a 2x2 image upscaled bilinearly is a smooth gradient (flat near the borders), cheap to make
+    img = Image.frombytes("RGB", (2, 2), bytes(corners)).resize((side, side), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(img)
     for g in scene.groups:
-        r = _RADIUS[g.size] * side * float(rng.uniform(0.92, 1.08))
-        gx, gy = rng.uniform(-0.035, 0.035, size=2)
+        r = _RADIUS[g.size] * side * rnd.uniform(0.92, 1.08)
+        gx, gy = rnd.uniform(-0.035, 0.035), rnd.uniform(-0.035, 0.035)
         for x, y in _centres(g.position, g.count):
-            jx, jy = rng.uniform(-0.015, 0.015, size=2)
+            jx, jy = rnd.uniform(-0.015, 0.015), rnd.uniform(-0.015, 0.015)
             draw_shape(draw, g.shape, (x + gx + jx) * side, (y + gy + jy) * side, r, COLOURS[g.colour])
     return img
 
@@ -271,10 +277,10 @@ def apply_op(img: Image.Image, job: RenderJob) -> Image.Image:
 
 
 def render_bytes(job: RenderJob) -> bytes:
-    img = render_scene(job.scene, job.side, np.random.default_rng(job.seed))
+    img = render_scene(job.scene, job.side, random.Random(job.seed))
     img = apply_op(img, job)
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", compress_level=_PNG_LEVEL)
     return buf.getvalue()
 
 
