@@ -732,3 +732,152 @@ def probe(
             f"train {res.get('train_size')} samples ({'undersized' if res.get('undersized') else 'full size'}), "
             f"{res.get('wall_time_s', 0):.1f}s on {res.get('device')}"
         )
+
+
+# ============================================================================ chat / logs / report
+
+
+def _latest_run(mem) -> str | None:  # noqa: ANN001
+    rows = mem.list_runs(limit=1)
+    return rows[0]["id"] if rows else None
+
+
+@app.command()
+def chat(
+    run_id: Annotated[Optional[str], typer.Argument(help="Run to talk about (default: the latest).")] = None,
+    message: Annotated[Optional[str], typer.Option("-m", "--message", help="Answer one message and exit.")] = None,
+    llm_base_url: Annotated[Optional[str], typer.Option("--llm-base-url")] = None,
+    llm_model: Annotated[Optional[str], typer.Option("--llm-model")] = None,
+    no_llm: Annotated[
+        bool, typer.Option("--no-llm", help="Slash commands only, even if an LLM is configured.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Steer a run (also one running in another process) by chat or slash commands."""
+    from recipelab.agent.chat import ChatSession
+    from recipelab.agent.chat_tools import ToolError
+    from recipelab.config import LLMConfig
+
+    _, mem = _open_memory(workspace)
+    run_id = run_id or _latest_run(mem)
+    if run_id is None:
+        fail("no run in this workspace yet; start one with `recipelab search`")
+        return
+    llm = None if no_llm else LLMConfig(base_url=llm_base_url, model=llm_model)
+    try:
+        session = ChatSession(mem, run_id, llm)
+    except ToolError as e:
+        fail(str(e))
+        return
+    if message is not None:
+        reply = session.handle(message)
+        if as_json:
+            print_json({"run_id": run_id, "message": message, "reply": reply})
+        else:
+            out.print(reply, highlight=False, markup=False)
+        return
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    from recipelab.workspace import Workspace
+
+    hist = Workspace.open(workspace).root / "chat_history.txt"
+    ps: PromptSession = PromptSession(history=FileHistory(str(hist)))
+    mode = "LLM agent" if session.llm else "slash commands (no LLM configured)"
+    out.print(f"chat with run [bold]{run_id}[/bold] — {mode}; /help for commands, Ctrl-D to leave")
+    for m in mem.messages(run_id, limit=6):
+        out.print(f"[dim]{m['role']}: {m['content'][:200]}[/dim]", highlight=False)
+    while True:
+        try:
+            text = ps.prompt("you> ")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if text.strip() in ("/quit", "/exit"):
+            break
+        reply = session.handle(text)
+        if reply:
+            out.print(reply, highlight=False, markup=False)
+
+
+def _event_line(e: dict) -> str:
+    return f"{e['ts'][11:19]} {e['kind']:<9} {e['message']}"
+
+
+@app.command()
+def logs(
+    run_id: Annotated[Optional[str], typer.Argument(help="Run (default: the latest).")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until the run ends.")
+    ] = False,
+    kind: Annotated[
+        Optional[str], typer.Option("--kind", help="Comma-separated: plan,llm,probe,directive,error,decision,info,tool")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The run's timeline: plans with rationale, probes, LLM calls with tokens and cost, directives, errors."""
+    import time as _time
+
+    _, mem = _open_memory(workspace)
+    run_id = run_id or _latest_run(mem)
+    if run_id is None or mem.get_run(run_id) is None:
+        fail(f"no run {run_id!r}; see `recipelab runs`")
+        return
+    kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
+    from recipelab.memory import EVENT_KINDS
+
+    bad = [k for k in kinds or [] if k not in EVENT_KINDS]
+    if bad:
+        fail(f"--kind: unknown kind(s) {', '.join(bad)}; known: {', '.join(EVENT_KINDS)}")
+    collected: list[dict] = []
+    last = None
+    style = {"plan": "cyan", "decision": "bold green", "error": "red", "directive": "magenta", "llm": "yellow"}
+    while True:
+        evs = mem.events(run_id, kinds=kinds, after_id=last)
+        for e in evs:
+            last = e["id"]
+            if as_json:
+                collected.append(e)
+            else:
+                s = style.get(e["kind"])
+                line = _event_line(e)
+                p = e.get("payload") or {}
+                if e["kind"] == "llm" and p.get("total_tokens"):
+                    line += f"  [{p.get('input_tokens', 0)} in / {p.get('output_tokens', 0)} out, ${p.get('cost_usd', 0):.4f}]"
+                out.print(line, style=s, highlight=False, markup=False, soft_wrap=True)
+        if not follow:
+            break
+        status = (mem.get_run(run_id) or {}).get("status")
+        if status in ("done", "failed", "stopped", "interrupted") and not evs:
+            break
+        try:
+            _time.sleep(1.0)
+        except KeyboardInterrupt:
+            break
+    if as_json:
+        print_json(_clean_floats({"run_id": run_id, "events": collected}))
+
+
+@app.command()
+def report(
+    run_id: Annotated[Optional[str], typer.Argument(help="Run (default: the latest).")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One self-contained HTML report of a run, with plots."""
+    from recipelab.report import write_report
+    from recipelab.workspace import Workspace
+
+    ws, mem = _open_memory(workspace)
+    run_id = run_id or _latest_run(mem)
+    if run_id is None or mem.get_run(run_id) is None:
+        fail(f"no run {run_id!r}; see `recipelab runs`")
+        return
+    path = write_report(Workspace.open(workspace), mem, run_id, out_path)
+    if as_json:
+        print_json({"run_id": run_id, "report": str(path)})
+    else:
+        out.print(f"wrote {path}")
+        out.print(f"Optuna dashboard: optuna-dashboard sqlite:///{(ws.root / 'optuna.sqlite').resolve()}")
