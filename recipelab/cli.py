@@ -744,10 +744,10 @@ def _latest_run(mem) -> str | None:  # noqa: ANN001
 
 @app.command()
 def chat(
-    run_id: Annotated[Optional[str], typer.Argument(help="Run to talk about (default: the latest).")] = None,
-    message: Annotated[Optional[str], typer.Option("-m", "--message", help="Answer one message and exit.")] = None,
-    llm_base_url: Annotated[Optional[str], typer.Option("--llm-base-url")] = None,
-    llm_model: Annotated[Optional[str], typer.Option("--llm-model")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="Run to talk about (default: the latest).")] = None,
+    message: Annotated[str | None, typer.Option("-m", "--message", help="Answer one message and exit.")] = None,
+    llm_base_url: Annotated[str | None, typer.Option("--llm-base-url")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
     no_llm: Annotated[
         bool, typer.Option("--no-llm", help="Slash commands only, even if an LLM is configured.")
     ] = False,
@@ -806,12 +806,12 @@ def _event_line(e: dict) -> str:
 
 @app.command()
 def logs(
-    run_id: Annotated[Optional[str], typer.Argument(help="Run (default: the latest).")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="Run (default: the latest).")] = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new events until the run ends.")
     ] = False,
     kind: Annotated[
-        Optional[str], typer.Option("--kind", help="Comma-separated: plan,llm,probe,directive,error,decision,info,tool")
+        str | None, typer.Option("--kind", help="Comma-separated: plan,llm,probe,directive,error,decision,info,tool")
     ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -844,7 +844,8 @@ def logs(
                 line = _event_line(e)
                 p = e.get("payload") or {}
                 if e["kind"] == "llm" and p.get("total_tokens"):
-                    line += f"  [{p.get('input_tokens', 0)} in / {p.get('output_tokens', 0)} out, ${p.get('cost_usd', 0):.4f}]"
+                    tin, tout, cost = p.get("input_tokens", 0), p.get("output_tokens", 0), p.get("cost_usd", 0)
+                    line += f"  [{tin} in / {tout} out, ${cost:.4f}]"
                 out.print(line, style=s, highlight=False, markup=False, soft_wrap=True)
         if not follow:
             break
@@ -861,7 +862,7 @@ def logs(
 
 @app.command()
 def report(
-    run_id: Annotated[Optional[str], typer.Argument(help="Run (default: the latest).")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="Run (default: the latest).")] = None,
     out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
