@@ -299,14 +299,6 @@ def apply(
     out.print(f"wrote {n} samples to {out_path}")
 
 
-def main() -> None:  # pragma: no cover
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 # ============================================================================ search
 
 
@@ -356,6 +348,7 @@ def search(
     workers: Annotated[int | None, typer.Option("--workers", help="Probes at once (local processes).")] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Training steps per probe.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Training batch size per probe.")] = None,
     train_size: Annotated[int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")] = None,
     test_seeds: Annotated[int | None, typer.Option("--test-seeds", help="Seeds for the final test scoring.")] = None,
     ops: Annotated[str | None, typer.Option("--ops", help="Comma-separated candidate ops.")] = None,
@@ -394,6 +387,7 @@ def search(
                 "workers": workers,
                 "seed": seed,
                 "probe.steps": steps,
+                "probe.batch_size": batch_size,
                 "probe.train_size": train_size,
                 "test_seeds": test_seeds,
                 "ops": [o.strip() for o in ops.split(",") if o.strip()] if ops else None,
@@ -449,9 +443,13 @@ def search(
 
 
 def _plain_progress(loop) -> None:  # noqa: ANN001
+    """One line per finished probe when stderr is not a terminal (logs, CI, pipes)."""
     from recipelab.agent import analysis
 
     st = loop.state()
+    if getattr(loop, "_last_printed", None) == st.used:
+        return
+    loop._last_printed = st.used
     best = analysis.best_so_far(st)
     b = f" best {best[0].mean:.4f}" if best else ""
     err.print(f"[dim]probes {st.used}/{st.budget_probes}{b} — {loop.hypothesis}[/dim]", highlight=False)
@@ -639,6 +637,10 @@ def probe(
     task: Annotated[str, typer.Option("--task")] = "clip",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     steps: Annotated[int | None, typer.Option("--steps")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size")] = None,
+    image_size: Annotated[
+        int | None, typer.Option("--image-size", help="Probe image side in pixels (default 32).")
+    ] = None,
     train_size: Annotated[int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")] = None,
     checkpoint: Annotated[str | None, typer.Option("--checkpoint", help="Local CLIP checkpoint folder.")] = None,
     workspace: WorkspaceOpt = None,
@@ -661,6 +663,8 @@ def probe(
                 "budget_probes": 1,
                 "seed": 0,
                 "probe.steps": steps,
+                "probe.batch_size": batch_size,
+                "probe.image_size": image_size,
                 "probe.train_size": train_size,
                 "probe.checkpoint": checkpoint,
                 "strategy": "agent",
@@ -882,3 +886,11 @@ def report(
     else:
         out.print(f"wrote {path}")
         out.print(f"Optuna dashboard: optuna-dashboard sqlite:///{(ws.root / 'optuna.sqlite').resolve()}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -469,17 +469,18 @@ class SearchLoop:
         return f"sqlite:///{(self.ws.root / 'optuna.sqlite').resolve()}"
 
     # ------------------------------------------------------------------ validate
-    def validate(self, plan: Plan) -> tuple[Plan, list[str]]:
-        """Drop proposals that name unknown ops or bad params (the LLM planner repairs before this)."""
+    def validate(self, plan: Plan, state: SearchState) -> tuple[Plan, list[str]]:
+        """Drop proposals that name unknown ops, bad params or banned ops (the LLM planner repairs first)."""
         from recipelab.agent.validate import validate_plan
 
         assert self.space is not None
-        return validate_plan(plan, self.space)
+        return validate_plan(plan, self.space, frozenset(state.steering.banned))
 
     # ------------------------------------------------------------------ main
     def run(self) -> Outcome:
         self.mem.set_run_status(self.run_id, "running")
         self.prepare()
+        self.rerun_interrupted()
         reason = "planner converged"
         idle = 0
         try:
@@ -491,7 +492,7 @@ class SearchLoop:
                     reason = spent
                     break
                 plan = self.planner.propose(state, self.space)
-                plan, errors = self.validate(plan)
+                plan, errors = self.validate(plan, state)
                 for err in errors:
                     self.mem.log_event(self.run_id, "error", f"dropped proposal: {err}")
                 self.mem.log_event(
@@ -521,6 +522,20 @@ class SearchLoop:
         self.mem.log_event(self.run_id, "decision", f"search ended: {reason}")
         return self.finish(reason)
 
+    def rerun_interrupted(self) -> None:
+        """Probes cut off by a crash run once more, before any new planning (their recipes and seeds are
+        in the memory); the search split is re-scored by ``finish``."""
+        todo = [t for t in self.trials() if t.status == "interrupted" and not t.purpose.startswith("test:")]
+        if todo:
+            self.mem.log_event(
+                self.run_id,
+                "info",
+                f"re-running {len(todo)} interrupted probe(s)",
+                {"experiments": [t.id for t in todo]},
+            )
+            for t in todo:
+                self.submit([(t.choices, t.seed_index, t.purpose)], t.step)
+
     def _save_elapsed(self) -> None:
         run = self.mem.get_run(self.run_id) or {}
         summary = dict(run.get("summary") or {})
@@ -531,7 +546,8 @@ class SearchLoop:
         assert self.space is not None and self.env is not None
         state = self.state()
         pooled = analysis.noise_sd(state)
-        ranked = analysis.ranked(state)
+        banned = state.steering.banned
+        ranked = [(c, lcb) for c, lcb in analysis.ranked(state) if not banned & set(c.trials[0].op_names)]
         base = analysis.baseline(state)
         summary: dict[str, Any] = {
             "reason": reason,

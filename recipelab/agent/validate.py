@@ -14,10 +14,13 @@ from recipelab.operators.registry import UnknownOperatorError, get_op_class
 from recipelab.recipes import RecipeError
 
 
-def proposal_errors(p: Proposal, space: PoolSpace, index: int) -> list[str]:
+def proposal_errors(p: Proposal, space: PoolSpace, index: int, banned: frozenset[str] = frozenset()) -> list[str]:
     errs: list[str] = []
     where = f"proposal {index + 1} ({p.purpose or p.kind})"
     for ch in p.ops:
+        if ch.op in banned:
+            errs.append(f"{where}: {ch.op} is banned by the user")
+            continue
         try:
             cls = get_op_class(ch.op)
         except UnknownOperatorError as e:
@@ -65,11 +68,11 @@ def proposal_errors(p: Proposal, space: PoolSpace, index: int) -> list[str]:
     return errs
 
 
-def validate_plan(plan: Plan, space: PoolSpace) -> tuple[Plan, list[str]]:
-    """The plan with invalid proposals removed, and one message per problem."""
+def validate_plan(plan: Plan, space: PoolSpace, banned: frozenset[str] = frozenset()) -> tuple[Plan, list[str]]:
+    """The plan with invalid proposals (or ones using a banned op) removed, and one message per problem."""
     good, errors = [], []
     for i, p in enumerate(plan.proposals):
-        errs = proposal_errors(p, space, i)
+        errs = proposal_errors(p, space, i, banned)
         if errs:
             errors.extend(errs)
         else:

@@ -35,9 +35,7 @@ _KEY_PATTERNS = (
     (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9][A-Za-z0-9_\-]{15,}"), MASK),
     # Hugging Face, GitHub and Slack tokens.
     (
-        re.compile(
-            r"(?<![A-Za-z0-9])(?:hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-[A-Za-z0-9\-]{10,})"
-        ),
+        re.compile(r"(?<![A-Za-z0-9])(?:hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-[A-Za-z0-9\-]{10,})"),
         MASK,
     ),
     # HTTP auth headers.
@@ -47,9 +45,7 @@ _KEY_PATTERNS = (
 
 def _env_secrets() -> list[str]:
     vals = {
-        v
-        for k, v in os.environ.items()
-        if _SECRET_ENV_NAME.search(k) and v and len(v.strip()) >= MIN_ENV_SECRET_LEN
+        v for k, v in os.environ.items() if _SECRET_ENV_NAME.search(k) and v and len(v.strip()) >= MIN_ENV_SECRET_LEN
     }
     return sorted(vals, key=len, reverse=True)  # longest first, so a secret holding another one goes whole
 

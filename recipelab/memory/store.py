@@ -227,9 +227,7 @@ class Memory:
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         return self._one("runs", "SELECT * FROM runs WHERE id = ?", (run_id,))
 
-    def list_runs(
-        self, status: str | Sequence[str] | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+    def list_runs(self, status: str | Sequence[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Runs, newest first."""
         where, params = _in_clause("status", status)
         sql = f"SELECT * FROM runs{where} ORDER BY created_at DESC, rowid DESC"
@@ -340,9 +338,7 @@ class Memory:
         ``run_id`` as a ``done`` row with ``cached_from = source_id`` and ``wall_time_s = 0``; return its
         id. If the run already has that fingerprint, that row's id is returned unchanged."""
         with self._tx() as conn:
-            src = conn.execute(
-                "SELECT fingerprint, status FROM experiments WHERE id = ?", (source_id,)
-            ).fetchone()
+            src = conn.execute("SELECT fingerprint, status FROM experiments WHERE id = ?", (source_id,)).fetchone()
             if src is None:
                 raise KeyError(f"no experiment {source_id}")
             if src[1] != "done":
@@ -382,9 +378,7 @@ class Memory:
                 " finished_at = NULL, error = NULL, wall_time_s = NULL WHERE id = ?",
                 (now(), experiment_id),
             )
-            return int(
-                conn.execute("SELECT attempts FROM experiments WHERE id = ?", (experiment_id,)).fetchone()[0]
-            )
+            return int(conn.execute("SELECT attempts FROM experiments WHERE id = ?", (experiment_id,)).fetchone()[0])
 
     def finish_experiment(
         self,
@@ -412,9 +406,7 @@ class Memory:
             raise TypeError(f"primary must be a number or a metric name, got {primary!r}")
         ts = now()
         with self._tx() as conn:
-            row = conn.execute(
-                "SELECT status, started_at FROM experiments WHERE id = ?", (experiment_id,)
-            ).fetchone()
+            row = conn.execute("SELECT status, started_at FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no experiment {experiment_id}")
             if row[0] == "done":
@@ -441,17 +433,14 @@ class Memory:
         """Mark an experiment ``failed`` with its error text (redacted); it may be started again."""
         ts = now()
         with self._tx() as conn:
-            row = conn.execute(
-                "SELECT status, started_at FROM experiments WHERE id = ?", (experiment_id,)
-            ).fetchone()
+            row = conn.execute("SELECT status, started_at FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no experiment {experiment_id}")
             if row[0] == "done":
                 raise ValueError(f"experiment {experiment_id} is already done")
             wall = (_parse_ts(ts) - _parse_ts(row[1])).total_seconds() if row[1] else None
             conn.execute(
-                "UPDATE experiments SET status = 'failed', error = ?, finished_at = ?, wall_time_s = ?"
-                " WHERE id = ?",
+                "UPDATE experiments SET status = 'failed', error = ?, finished_at = ?, wall_time_s = ? WHERE id = ?",
                 (_text(error), ts, wall, experiment_id),
             )
 
@@ -522,9 +511,7 @@ class Memory:
                 (now(), run_id),
             ).rowcount
             if status in ("running", "stopping") and not alive:
-                conn.execute(
-                    "UPDATE runs SET status = 'interrupted', updated_at = ? WHERE id = ?", (now(), run_id)
-                )
+                conn.execute("UPDATE runs SET status = 'interrupted', updated_at = ? WHERE id = ?", (now(), run_id))
             return int(n)
 
     # ------------------------------------------------------------------ events
@@ -575,8 +562,7 @@ class Memory:
             raise ValueError("directive kind must be non-empty")
         with self._tx() as conn:
             cur = conn.execute(
-                "INSERT INTO directives (run_id, ts, kind, payload, status, source)"
-                " VALUES (?, ?, ?, ?, 'pending', ?)",
+                "INSERT INTO directives (run_id, ts, kind, payload, status, source) VALUES (?, ?, ?, ?, 'pending', ?)",
                 (run_id, now(), _text(kind), dumps(payload), source),
             )
             return int(cur.lastrowid)
@@ -599,8 +585,7 @@ class Memory:
         _check(status, [s for s in DIRECTIVE_STATUSES if s != "pending"], "directive resolution")
         with self._tx() as conn:
             cur = conn.execute(
-                "UPDATE directives SET status = ?, applied_at = ?, result = ?"
-                " WHERE id = ? AND status = 'pending'",
+                "UPDATE directives SET status = ?, applied_at = ?, result = ? WHERE id = ? AND status = 'pending'",
                 (status, now(), _text(result), directive_id),
             )
             return cur.rowcount == 1

@@ -361,7 +361,7 @@ class LLMPlanner:
                 return self._fallback(hint, f"LLM call failed ({type(e).__name__})")
             try:
                 plan = to_plan(parse_reply(text))
-                plan, errors = validate_plan(plan, space)
+                plan, errors = validate_plan(plan, space, frozenset(state.steering.banned))
                 if not errors and (plan.proposals or plan.converged):
                     if plan.converged and state.remaining > 0 and not plan.proposals:
                         # The budget is the user's: spend the rest on the shared replication end game.

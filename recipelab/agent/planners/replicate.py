@@ -15,7 +15,7 @@ def replication_plan(state: SearchState, top: int = 3) -> Plan:
     if state.remaining <= 0:
         return Plan(rationale="budget spent", converged=True)
     pooled = noise_sd(state)
-    cs = [c for c in candidates(state) if c.n > 0]
+    cs = [c for c in candidates(state) if c.n > 0 and not state.steering.banned & set(c.trials[0].op_names)]
     if not cs:
         return Plan(rationale="nothing to replicate", converged=True)
     best_lcb = max(c.lcb(pooled) for c in cs)

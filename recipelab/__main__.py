@@ -1,0 +1,5 @@
+"""`python -m recipelab` runs the CLI."""
+
+from recipelab.cli import main
+
+main()
