@@ -1,4 +1,11 @@
-"""Shared fixtures: tiny datasets made by the tests themselves (no downloads)."""
+"""Shared fixtures: tiny datasets made by the tests themselves (no downloads), the tiny built-in
+benchmark, and a cheap synthetic objective in place of training.
+
+The synthetic environment scores a probe by the clean share of its seeded training draw (from the
+benchmark's truth) plus seed noise, with the same interface as the real `ProbeEnv`. It lets the
+planner logic be tested over many probes in seconds; the real trainer is tested in tests/trainers and
+end to end in tests/agent/test_processes.py.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from recipelab.data.benchmark import load_truth, make_benchmark
+from recipelab.data.reader import read_dataset
+from recipelab.trainers.base import ProbeResult, ProbeSpec
 
 
 def make_image(
@@ -48,3 +59,54 @@ def tiny_dataset(tmp_path: Path) -> Path:
         make_image(tmp_path / "img" / f"{i}.png", size=size, seed=i)
         rows.append({"id": f"s{i}", "text": t, "images": [f"img/{i}.png"], "meta": {"k": i}})
     return write_rows(tmp_path / "data.jsonl", rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bench")
+    make_benchmark(out, size=600, n_eval=80, n_test=80, seed=3)
+    return out
+
+
+class SyntheticEnv:
+    def __init__(self, bench: Path, noise: float = 0.02) -> None:
+        self.pool = read_dataset(bench / "pool.jsonl", quiet=True)
+        self.splits = {
+            "eval": read_dataset(bench / "eval.jsonl", quiet=True),
+            "test": read_dataset(bench / "test.jsonl", quiet=True),
+        }
+        truth = load_truth(bench / "truth.jsonl")
+        self.clean = {i for i, lab in truth.items() if lab == "clean"}
+        self.noise = noise
+        self.calls = 0
+
+    def clean_share(self, ids: list[str]) -> float:
+        return float(np.mean([i in self.clean for i in ids])) if ids else 0.0
+
+    def run(self, spec: ProbeSpec, split: str = "eval") -> ProbeResult:
+        self.calls += 1
+        ids = list(spec.train_ids)
+        size = spec.train_size or len(ids)
+        rng = np.random.default_rng([spec.seed, 1])
+        draw = list(rng.choice(ids, size=min(size, len(ids)), replace=False)) if ids else []
+        m = self.clean_share(draw) * min(1.0, len(draw) / size) + np.random.default_rng([spec.seed, 2]).normal(
+            0, self.noise
+        )
+        return ProbeResult(
+            metrics={"mean_recall": float(m)},
+            primary_metric="mean_recall",
+            train_size=len(draw),
+            requested_train_size=size,
+            undersized=len(draw) < size,
+            wall_time_s=0.0,
+            train_time_s=0.0,
+            eval_time_s=0.0,
+            device="synthetic",
+            versions={},
+            seed=spec.seed,
+        )
+
+
+@pytest.fixture
+def synthetic_env(tiny_bench: Path) -> SyntheticEnv:
+    return SyntheticEnv(tiny_bench)

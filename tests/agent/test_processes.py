@@ -35,14 +35,25 @@ def cli(*args: str, ws: Path, **kw) -> subprocess.Popen:  # noqa: ANN003
     env = {**os.environ, "RECIPELAB_WORKSPACE": str(ws), "PYTHONUNBUFFERED": "1"}
     # stderr (progress lines) goes to a file so a full pipe can never block the child
     log = open(ws.parent / f"stderr-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
-    return subprocess.Popen([sys.executable, "-m", "recipelab", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=log, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "recipelab", *args], env=env, stdout=subprocess.PIPE, stderr=log, text=True, **kw
+    )
 
 
 def start_search(bench: Path, ws: Path, budget: int) -> subprocess.Popen:
     (ws.parent / "cfg.yaml").write_text(TINY)
-    return cli("search", "--data", str(bench / "pool.jsonl"), "--eval", str(bench / "eval.jsonl"),
-               "--config", str(ws.parent / "cfg.yaml"), "--budget-probes", str(budget), ws=ws)
+    return cli(
+        "search",
+        "--data",
+        str(bench / "pool.jsonl"),
+        "--eval",
+        str(bench / "eval.jsonl"),
+        "--config",
+        str(ws.parent / "cfg.yaml"),
+        "--budget-probes",
+        str(budget),
+        ws=ws,
+    )
 
 
 def wait_for(pred, timeout: float = 240.0, what: str = "") -> None:  # noqa: ANN001

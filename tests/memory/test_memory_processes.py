@@ -125,11 +125,7 @@ def test_kill_at_random_points_leaves_consistent_db(db_path, spawn):
     assert len(rows) > 3
     for r in rows:
         if r["status"] == "done":
-            assert (
-                r["metrics"] == {"m": int(r["fingerprint"][2:]) / 10}
-                and r["finished_at"]
-                and r["attempts"] == 1
-            )
+            assert r["metrics"] == {"m": int(r["fingerprint"][2:]) / 10} and r["finished_at"] and r["attempts"] == 1
             assert r["primary_value"] == r["metrics"]["m"]
         elif r["status"] == "failed":
             assert r["error"] == "bad" and r["finished_at"]

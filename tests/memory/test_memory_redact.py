@@ -57,9 +57,7 @@ def test_nan_and_inf_become_null(mem: Memory):
     run_id = mem.create_run({}, {})
     eid = mem.add_experiment(run_id, "fp")
     mem.start_experiment(eid)
-    mem.finish_experiment(
-        eid, {"r1": float("nan"), "r5": math.inf, "ok": 0.5}, {"loss": [1.0, -math.inf]}, "r1"
-    )
+    mem.finish_experiment(eid, {"r1": float("nan"), "r5": math.inf, "ok": 0.5}, {"loss": [1.0, -math.inf]}, "r1")
     row = mem.get_experiment(eid)
     assert row["metrics"] == {"r1": None, "r5": None, "ok": 0.5}
     assert row["result"] == {"loss": [1.0, None]}

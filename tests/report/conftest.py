@@ -12,7 +12,7 @@ from recipelab.config import SearchConfig
 from recipelab.executors import InProcessExecutor
 from recipelab.memory import Memory
 from recipelab.workspace import Workspace
-from tests.agent.conftest import SyntheticEnv, tiny_bench  # noqa: F401 - tiny_bench is a fixture
+from tests.conftest import SyntheticEnv
 
 #: Text that would run script if it reached the page unescaped.
 INJECTION = "<script>alert(1)</script><img src=x onerror=alert(2)>"
