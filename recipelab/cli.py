@@ -626,6 +626,41 @@ def bench_calibrate(
     )
 
 
+@bench_app.command("score")
+def bench_score(
+    run_id: Annotated[str, typer.Argument(help="A finished run on the built-in benchmark.")],
+    bench_dir: Annotated[Path, typer.Argument(help="The benchmark folder (holds truth.jsonl).")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Gap closed on the test split: (final - no filter) / (oracle - no filter)."""
+    import json as _json
+
+    from recipelab.calibrate import score_run
+
+    ws, mem = _open_memory(workspace)
+    run = mem.get_run(run_id)
+    if run is None:
+        fail(f"no run {run_id!r}; see `recipelab runs`")
+        return
+    if not (bench_dir / "truth.jsonl").exists():
+        fail(f"{bench_dir}: no truth.jsonl")
+    try:
+        res = score_run(run, bench_dir, ws.cache_dir, quiet=as_json)
+    except ValueError as e:
+        fail(str(e))
+        return
+    (ws.runs_dir / run_id / "bench_score.json").write_text(_json.dumps(res, indent=2))
+    mem.log_event(run_id, "info", f"benchmark score: gap closed {res['gap_closed']:.2f}", res)
+    if as_json:
+        print_json(_clean_floats(res))
+        return
+    out.print(
+        f"test {res['final']:.4f} vs no filter {res['no_filter']:.4f} vs oracle {res['oracle']:.4f} "
+        f"({res['seeds']} seeds): [bold]gap closed {res['gap_closed']:.2f}[/bold]"
+    )
+
+
 # ============================================================================ probe
 
 

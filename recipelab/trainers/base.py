@@ -20,7 +20,7 @@ from recipelab.data.sample import Sample
 # batch 128, PROBE_NOTES.md) for data quality to show above seed noise.
 DEFAULT_PROBE: dict[str, Any] = {
     "task": "clip",
-    "steps": 150,
+    "steps": 200,
     "batch_size": 128,
     "image_size": 32,
     "lr": 2e-3,
