@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(VENV)/bin/recipelab bench make --out $(DEMO_DIR)/bench --size 3000 --eval-size 600 --test-size 600
-	$(VENV)/bin/recipelab analyze $(DEMO_DIR)/bench/pool.jsonl --out $(DEMO_DIR)/analysis
-	$(VENV)/bin/recipelab apply examples/recipe.yaml $(DEMO_DIR)/bench/pool.jsonl --out $(DEMO_DIR)/filtered.jsonl
+	$(VENV)/bin/recipelab bench make --out $(DEMO_DIR)/bench
+	$(VENV)/bin/recipelab search --data $(DEMO_DIR)/bench/pool.jsonl --eval $(DEMO_DIR)/bench/eval.jsonl \
+		--test $(DEMO_DIR)/bench/test.jsonl --budget-probes 14 --test-seeds 1 --workspace $(DEMO_DIR)/ws
+	$(VENV)/bin/recipelab bench score latest $(DEMO_DIR)/bench --workspace $(DEMO_DIR)/ws
+	@echo "logs:   $(VENV)/bin/recipelab logs --workspace $(DEMO_DIR)/ws"
+	@echo "report: $(VENV)/bin/recipelab report --workspace $(DEMO_DIR)/ws --out $(DEMO_DIR)/report.html"
 
 test: setup
 	$(PY) -m pytest -q

@@ -628,7 +628,7 @@ def bench_calibrate(
 
 @bench_app.command("score")
 def bench_score(
-    run_id: Annotated[str, typer.Argument(help="A finished run on the built-in benchmark.")],
+    run_id: Annotated[str, typer.Argument(help="A finished run on the built-in benchmark ('latest' for the newest).")],
     bench_dir: Annotated[Path, typer.Argument(help="The benchmark folder (holds truth.jsonl).")],
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -639,6 +639,8 @@ def bench_score(
     from recipelab.calibrate import score_run
 
     ws, mem = _open_memory(workspace)
+    if run_id == "latest":
+        run_id = _latest_run(mem) or ""
     run = mem.get_run(run_id)
     if run is None:
         fail(f"no run {run_id!r}; see `recipelab runs`")
