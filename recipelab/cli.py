@@ -37,7 +37,8 @@ OnErrorOpt = Annotated[str, typer.Option("--on-error", help="skip (count, list, 
 
 
 def fail(msg: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {msg}", highlight=False)
+    err.print("[red]error:[/red] ", end="")
+    err.print(msg, highlight=False, markup=False, soft_wrap=True)  # one line, never re-wrapped
     raise typer.Exit(code)
 
 

@@ -136,6 +136,8 @@ class Recipe(BaseModel):
 
 
 def _short(v: Any) -> str:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) >= 1e15:
+        return "inf" if v > 0 else "-inf"  # Data-Juicer's sys.maxsize "no bound"
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)

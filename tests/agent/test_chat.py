@@ -17,8 +17,13 @@ from recipelab.workspace import Workspace
 from tests.conftest import SyntheticEnv
 from tests.fake_openai import FakeOpenAI
 
-OPS = ["text_length_filter", "special_characters_filter", "image_shape_filter", "image_entropy_filter",
-       "image_aspect_ratio_filter"]
+OPS = [
+    "text_length_filter",
+    "special_characters_filter",
+    "image_shape_filter",
+    "image_entropy_filter",
+    "image_aspect_ratio_filter",
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +31,13 @@ def finished(tiny_bench: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     ws = Workspace.open(tmp_path_factory.mktemp("chat") / "ws")
     mem = Memory(ws.memory_path)
     env = SyntheticEnv(tiny_bench)
-    cfg = SearchConfig(data=str(tiny_bench / "pool.jsonl"), eval=str(tiny_bench / "eval.jsonl"), ops=OPS,
-                       budget_probes=10, test_seeds=0)
+    cfg = SearchConfig(
+        data=str(tiny_bench / "pool.jsonl"),
+        eval=str(tiny_bench / "eval.jsonl"),
+        ops=OPS,
+        budget_probes=10,
+        test_seeds=0,
+    )
     loop = SearchLoop.create(ws, mem, cfg, quiet=True)
     loop.env, loop.executor = env, InProcessExecutor(env)
     loop.run()
@@ -85,8 +95,22 @@ def test_llm_agent_calls_tools(finished) -> None:  # noqa: ANN001
         b = chat.handle("please stop using the aspect ratio filter")
         assert "Banned" in b
         tools_sent = {t["function"]["name"] for t in server.requests[0]["tools"]}
-        assert {"status", "top", "explain", "effects", "compare", "queue", "ban", "pin", "set_range", "budget",
-                "pause", "resume", "stop", "note"} <= tools_sent
+        assert {
+            "status",
+            "top",
+            "explain",
+            "effects",
+            "compare",
+            "queue",
+            "ban",
+            "pin",
+            "set_range",
+            "budget",
+            "pause",
+            "resume",
+            "stop",
+            "note",
+        } <= tools_sent
     d = mem.directives(rid)[-1]
     assert d["kind"] == "ban" and d["payload"] == {"op": "image_aspect_ratio_filter"} and d["source"] == "chat"
     tool_events = [e for e in mem.events(rid, kinds="tool")]
@@ -106,8 +130,16 @@ def test_llm_malformed_tool_call_is_reported_not_silent(finished) -> None:  # no
 
 def test_llm_bad_tool_arguments_are_rejected_by_validation(finished) -> None:  # noqa: ANN001
     mem, rid = finished
-    script = [{"tool_calls": [_tool_call("set_range", json.dumps(
-        {"op": "image_shape_filter", "param": "rm -rf /", "low_q": 0, "high_q": 2}))]}, {"content": "done"}]
+    script = [
+        {
+            "tool_calls": [
+                _tool_call(
+                    "set_range", json.dumps({"op": "image_shape_filter", "param": "rm -rf /", "low_q": 0, "high_q": 2})
+                )
+            ]
+        },
+        {"content": "done"},
+    ]
     with FakeOpenAI(script) as server:
         chat = ChatSession(mem, rid, llm=LLMConfig(base_url=server.base_url, model="fake", timeout_s=10, max_retries=0))
         chat.handle("narrow the width range")
