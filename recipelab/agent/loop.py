@@ -495,6 +495,13 @@ class SearchLoop:
                 plan, errors = self.validate(plan, state)
                 for err in errors:
                     self.mem.log_event(self.run_id, "error", f"dropped proposal: {err}")
+                if errors and not plan.proposals and not plan.converged:
+                    # Everything proposed was invalid (e.g. a ban arrived after the planner's evidence):
+                    # spend the step on the shared end game instead of ending the run.
+                    from recipelab.agent.planners.replicate import replication_plan
+
+                    plan = replication_plan(state)
+                    plan, _ = self.validate(plan, state)
                 self.mem.log_event(
                     self.run_id,
                     "plan",

@@ -228,9 +228,11 @@ class StatisticalPlanner:
         combo_results = [(c.mean, c) for c in candidates(state) if c.purpose.startswith("combine:")]
         if combo_results and n_trials >= 1 and (n_search > 0 or n_trials >= 2):
             best = max(combo_results, key=lambda x: x[0])[1]
-            in_best = {c.op for c in best.trials[0].choices}
-            union = list(dict.fromkeys(op for ops in combos.values() for op in ops))
-            start = list(best.trials[0].choices) + [
+            banned = state.steering.banned
+            best_choices = [c for c in best.trials[0].choices if c.op not in banned]
+            in_best = {c.op for c in best_choices}
+            union = [op for op in dict.fromkeys(op for ops in combos.values() for op in ops) if op not in banned]
+            start = list(best_choices) + [
                 self._off(by_op[op], space) for op in union if op not in in_best and space.entries[op].dims
             ]
             dims = self._dims([by_op.get(c.op, c) for c in start], space, state)
