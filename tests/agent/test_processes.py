@@ -138,3 +138,34 @@ def test_directive_from_another_process_changes_the_next_step(tiny_bench: Path, 
     logged = [e["message"] for e in mem.events(rid, kinds="directive")]
     assert any("ban image_entropy_filter" in m for m in logged)
     assert any("pause" in m for m in logged)
+
+
+def test_workers_run_probes_in_parallel_processes(tiny_bench: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (tmp_path / "cfg.yaml").write_text(TINY)
+    p = cli(
+        "search",
+        "--data",
+        str(tiny_bench / "pool.jsonl"),
+        "--eval",
+        str(tiny_bench / "eval.jsonl"),
+        "--config",
+        str(tmp_path / "cfg.yaml"),
+        "--budget-probes",
+        "8",
+        "--workers",
+        "2",
+        "--json",
+        ws=ws,
+    )
+    out, _ = p.communicate(timeout=600)
+    assert p.returncode == 0, out
+    doc = json.loads(out)
+    assert doc["status"] == "done" and doc["probes"] == 8
+    mem = Memory(ws / "memory.sqlite")
+    exps = mem.experiments(doc["run_id"])
+    assert all(e["status"] == "done" for e in exps)
+    # the two baseline seeds were submitted together and overlapped in time
+    a, b = exps[0], exps[1]
+    assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]
