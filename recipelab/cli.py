@@ -501,7 +501,7 @@ def runs(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     for r in rows:
         cfg, summ = r.get("config") or {}, r.get("summary") or {}
         best = (summ.get("best") or {}).get("eval_mean")
-        n = len(mem.experiments(r["id"]))
+        n = len([e for e in mem.experiments(r["id"]) if not (e.get("purpose") or "").startswith("test:")])
         t.add_row(
             r["id"],
             r["status"],
