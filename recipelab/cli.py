@@ -367,71 +367,68 @@ def search(
     from recipelab.config import ConfigError, build_search_config, load_config_file
 
     ws, mem = _open_memory(workspace)
-    try:
-        if resume:
-            try:
-                loop = SearchLoop.resume(ws, mem, resume, quiet=as_json)
-            except (KeyError, RuntimeError) as e:
-                fail(str(e.args[0] if isinstance(e, KeyError) else e))
-                return
-        else:
-            overrides = {
-                "data": data,
-                "eval": eval_path,
-                "test": test,
-                "task": task,
-                "budget_probes": budget_probes,
-                "budget_minutes": budget_minutes,
-                "budget_tokens": budget_tokens,
-                "planner": planner,
-                "strategy": strategy,
-                "workers": workers,
-                "seed": seed,
-                "probe.steps": steps,
-                "probe.batch_size": batch_size,
-                "probe.train_size": train_size,
-                "test_seeds": test_seeds,
-                "ops": [o.strip() for o in ops.split(",") if o.strip()] if ops else None,
-                "llm.base_url": llm_base_url,
-                "llm.model": llm_model,
-            }
-            try:
-                cfg = build_search_config(load_config_file(config), overrides, source=str(config or "flags"))
-            except ConfigError as e:
-                fail(str(e))
-                return
-            if not cfg.data or not cfg.eval:
-                fail("--data and --eval are required (or --resume RUN_ID)")
-            loop = SearchLoop.create(ws, mem, cfg, quiet=as_json)
-        # The run id comes first (stdout, or stderr under --json so stdout stays one JSON document).
-        (err if as_json else out).print(f"run id: {loop.run_id}  (workspace {ws.root})", highlight=False)
+    if resume:
         try:
-            if as_json or not err.is_terminal:
-                loop.on_update = (lambda lp: None) if as_json else _plain_progress
-                outcome = loop.run()
-            else:
-                with Live(console=err, refresh_per_second=2, transient=True) as live:
-                    loop.on_update = lambda lp: live.update(_live_panel(lp))
-                    outcome = loop.run()
-        except KeyboardInterrupt:
-            mem.set_run_status(loop.run_id, "interrupted")
-            mem.mark_interrupted(loop.run_id)
-            mem.log_event(loop.run_id, "info", "interrupted by the user (Ctrl-C)")
-            err.print(
-                f"\n[yellow]interrupted.[/yellow] resume with: recipelab search --resume {loop.run_id}"
-                + (f" --workspace {ws.root}" if workspace else ""),
-                highlight=False,
-            )
-            raise typer.Exit(130) from None
-        except (DataError, RecipeError, ValueError) as e:
-            mem.set_run_status(loop.run_id, "failed")
-            mem.log_event(loop.run_id, "error", f"run failed: {e}")
+            loop = SearchLoop.resume(ws, mem, resume, quiet=as_json)
+        except (KeyError, RuntimeError) as e:
+            fail(str(e.args[0] if isinstance(e, KeyError) else e))
+            return
+    else:
+        overrides = {
+            "data": data,
+            "eval": eval_path,
+            "test": test,
+            "task": task,
+            "budget_probes": budget_probes,
+            "budget_minutes": budget_minutes,
+            "budget_tokens": budget_tokens,
+            "planner": planner,
+            "strategy": strategy,
+            "workers": workers,
+            "seed": seed,
+            "probe.steps": steps,
+            "probe.batch_size": batch_size,
+            "probe.train_size": train_size,
+            "test_seeds": test_seeds,
+            "ops": [o.strip() for o in ops.split(",") if o.strip()] if ops else None,
+            "llm.base_url": llm_base_url,
+            "llm.model": llm_model,
+        }
+        try:
+            cfg = build_search_config(load_config_file(config), overrides, source=str(config or "flags"))
+        except ConfigError as e:
             fail(str(e))
             return
-        finally:
-            loop.close()
+        if not cfg.data or not cfg.eval:
+            fail("--data and --eval are required (or --resume RUN_ID)")
+        loop = SearchLoop.create(ws, mem, cfg, quiet=as_json)
+    # The run id comes first (stdout, or stderr under --json so stdout stays one JSON document).
+    (err if as_json else out).print(f"run id: {loop.run_id}  (workspace {ws.root})", highlight=False)
+    try:
+        if as_json or not err.is_terminal:
+            loop.on_update = (lambda lp: None) if as_json else _plain_progress
+            outcome = loop.run()
+        else:
+            with Live(console=err, refresh_per_second=2, transient=True) as live:
+                loop.on_update = lambda lp: live.update(_live_panel(lp))
+                outcome = loop.run()
+    except KeyboardInterrupt:
+        mem.set_run_status(loop.run_id, "interrupted")
+        mem.mark_interrupted(loop.run_id)
+        mem.log_event(loop.run_id, "info", "interrupted by the user (Ctrl-C)")
+        err.print(
+            f"\n[yellow]interrupted.[/yellow] resume with: recipelab search --resume {loop.run_id}"
+            + (f" --workspace {ws.root}" if workspace else ""),
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    except (DataError, RecipeError, ValueError) as e:
+        mem.set_run_status(loop.run_id, "failed")
+        mem.log_event(loop.run_id, "error", f"run failed: {e}")
+        fail(str(e))
+        return
     finally:
-        pass
+        loop.close()
     summary = outcome.summary
     if as_json:
         print_json(

@@ -169,3 +169,20 @@ def test_workers_run_probes_in_parallel_processes(tiny_bench: Path, tmp_path: Pa
     # the two baseline seeds were submitted together and overlapped in time
     a, b = exps[0], exps[1]
     assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]
+
+
+def test_ctrl_c_exits_130_and_prints_the_resume_command(tiny_bench: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    proc = start_search(tiny_bench, ws, budget=40)
+    wait_for(lambda: (ws / "memory.sqlite").exists(), what="memory file")
+    mem = Memory(ws / "memory.sqlite")
+    wait_for(lambda: done_count(mem, run_id_of(mem)) >= 2, what="baseline probes")
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+    assert proc.returncode == 130
+    log = sorted(ws.parent.glob("stderr-*.log"))[0].read_text()
+    rid = run_id_of(mem)
+    assert f"recipelab search --resume {rid}" in log
+    assert (mem.get_run(rid) or {})["status"] == "interrupted"
+    assert not mem.experiments(rid, status="running")
