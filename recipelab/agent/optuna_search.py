@@ -15,7 +15,7 @@ from recipelab.agent.plan import OpChoice, ParamValue, Proposal, SearchDim
 
 optuna.logging.set_verbosity(logging.WARNING)
 
-ENABLED = "__enabled"
+ENABLED = ".enabled"
 
 
 def param_name(dim: SearchDim) -> str:
@@ -44,10 +44,13 @@ def enqueue_start(study: optuna.Study, proposal: Proposal) -> None:
 
 
 def suggest_choices(trial: optuna.Trial, proposal: Proposal) -> list[OpChoice]:
-    """The proposal's ops with each searched threshold replaced by the trial's quantile."""
+    """The proposal's ops with each searched threshold replaced by the trial's quantile; ops listed in
+    ``proposal.toggle_ops`` are kept or left out by a categorical the trial also samples."""
     dims = {(d.op, d.param): d for d in proposal.search}
     out = []
     for ch in proposal.ops:
+        if ch.op in proposal.toggle_ops and not trial.suggest_categorical(f"{ch.op}{ENABLED}", [True, False]):
+            continue
         qs = {p.name: float(p.value) for p in ch.quantiles}
         for (op, param), d in dims.items():
             if op == ch.op:
@@ -64,6 +67,8 @@ def choices_from_params(params: dict[str, float], proposal: Proposal) -> list[Op
     """Rebuild a trial's choices from stored params (for trials reconciled after a crash)."""
     out = []
     for ch in proposal.ops:
+        if ch.op in proposal.toggle_ops and not params.get(f"{ch.op}{ENABLED}", True):
+            continue
         qs = {p.name: float(p.value) for p in ch.quantiles}
         for d in proposal.search:
             if d.op == ch.op and param_name(d) in params:

@@ -47,6 +47,9 @@ class Proposal(BaseModel):
     ops: list[OpChoice] = Field(default_factory=list, description="the recipe (or the search's starting point)")
     search: list[SearchDim] = Field(default_factory=list, description="threshold ranges for kind=search")
     n_trials: int = Field(default=0, ge=0, le=200, description="trials for kind=search")
+    toggle_ops: list[str] = Field(
+        default_factory=list, description="for kind=search: ops the search may also switch off entirely"
+    )
     seeds: int = Field(default=1, ge=1, le=10, description="replicates of a recipe with different seeds")
     first_seed: int = Field(default=0, ge=0, le=100, description="index of the first seed (0 pairs with the baseline)")
     purpose: str = Field(default="", description="short tag, e.g. screen:image_entropy_filter")
