@@ -146,12 +146,15 @@ class DJSandboxPlanner:
             return _baseline_plan()
         reserve = replication_reserve(state.budget_probes)
         done = {t.purpose for t in state.with_purpose("tertile:")}
+        probed = {t.recipe_fp for t in state.trials}
         todo = []
         for op in _allowed(space, state):
             for label, qs in tertile_bands(space, op):
                 p = f"tertile:{op}:{label}"
-                if p not in done:
-                    todo.append(Proposal(kind="recipe", ops=[OpChoice(op=op, quantiles=qs)], purpose=p))
+                choice = OpChoice(op=op, quantiles=qs)
+                # ties in a stat can make a tertile the same recipe as another pool: skip, it is measured
+                if p not in done and space.to_recipe([choice]).fingerprint() not in probed:
+                    todo.append(Proposal(kind="recipe", ops=[choice], purpose=p))
         room = state.remaining - reserve - 1
         if todo and room > 0:
             return Plan(proposals=todo[:room], rationale="single-op tertile pools")
