@@ -43,27 +43,31 @@ class RandomPlanner:
             return _baseline_plan()
         n_random = len(state.with_purpose("random:"))
         if state.remaining > replication_reserve(state.budget_probes):
-            rng = np.random.default_rng([self.seed, n_random])
-            names = _allowed(space, state) + space.dedup_names
-            k = int(rng.integers(1, min(4, len(names)) + 1))
-            picked = list(rng.choice(names, size=k, replace=False))
-            choices = []
-            for op in picked:
-                e = space.entries[op]
-                if not isinstance(e.op, Filter) or not e.dims:
-                    choices.append(OpChoice(op=op))
-                    continue
-                d = e.dims[int(rng.integers(len(e.dims)))]
-                choices.append(
-                    OpChoice(
-                        op=op, quantiles=[ParamValue(name=d.param, value=round(float(rng.uniform(d.low, d.high)), 4))]
-                    )
-                )
+            probed = {t.recipe_fp for t in state.trials}
+            for attempt in range(50):  # a draw equal to a measured recipe is redrawn
+                choices = self._draw(np.random.default_rng([self.seed, n_random, attempt]), space, state)
+                if space.to_recipe(choices).fingerprint() not in probed:
+                    break
             return Plan(
                 proposals=[Proposal(kind="recipe", ops=choices, purpose=f"random:{n_random}")],
                 rationale="random recipe",
             )
         return replication_plan(state)
+
+    @staticmethod
+    def _draw(rng: np.random.Generator, space: PoolSpace, state: SearchState) -> list[OpChoice]:
+        names = _allowed(space, state) + space.dedup_names
+        k = int(rng.integers(1, min(4, len(names)) + 1))
+        choices = []
+        for op in rng.choice(names, size=k, replace=False):
+            e = space.entries[str(op)]
+            if not isinstance(e.op, Filter) or not e.dims:
+                choices.append(OpChoice(op=str(op)))
+                continue
+            d = e.dims[int(rng.integers(len(e.dims)))]
+            q = round(float(rng.uniform(d.low, d.high)), 4)
+            choices.append(OpChoice(op=str(op), quantiles=[ParamValue(name=d.param, value=q)]))
+        return choices
 
 
 class OptunaPlanner:
