@@ -13,7 +13,7 @@ from typing import Any
 
 from recipelab.agent import analysis
 from recipelab.agent.plan import OpChoice, ParamValue
-from recipelab.agent.state import SearchState, Trial
+from recipelab.agent.state import SearchState, search_trials
 from recipelab.agent.steering import DirectiveError, fold, validate_directive
 from recipelab.memory import Memory
 from recipelab.recipes import Recipe, RecipeError
@@ -38,23 +38,7 @@ class RunTools:
     # ------------------------------------------------------------------ state
     def _state(self) -> SearchState:
         run = self.mem.get_run(self.run_id) or {}
-        trials = []
-        for e in self.mem.experiments(self.run_id):
-            spec = e.get("spec") or {}
-            trials.append(
-                Trial(
-                    id=e["id"],
-                    recipe_fp=e.get("recipe_fp") or "",
-                    purpose=e.get("purpose") or "",
-                    choices=[OpChoice.model_validate(c) for c in spec.get("choices", [])],
-                    seed_index=int(spec.get("seed_index", 0)),
-                    metric=e.get("primary_value"),
-                    status=e["status"],
-                    kept=e.get("kept_size") or 0,
-                    step=e.get("step") or 0,
-                    recipe=e.get("recipe") or {},
-                )
-            )
+        trials = search_trials(self.mem.experiments(self.run_id))
         return SearchState(
             run_id=self.run_id,
             budget_probes=int((run.get("budget") or {}).get("probes", 0)),

@@ -26,7 +26,7 @@ from recipelab.agent import analysis
 from recipelab.agent.plan import OpChoice, Plan, Proposal
 from recipelab.agent.probe_env import ProbeEnv
 from recipelab.agent.space import PoolSpace
-from recipelab.agent.state import SearchState, Trial
+from recipelab.agent.state import SearchState, Trial, search_trials
 from recipelab.agent.steering import DirectiveError, fold, validate_directive
 from recipelab.config import SearchConfig
 from recipelab.executors import InProcessExecutor, LocalPoolExecutor, ProbeJob
@@ -162,24 +162,8 @@ class SearchLoop:
         return self.elapsed_before + (time.monotonic() - self.t_start)
 
     def trials(self) -> list[Trial]:
-        out = []
-        for e in self.mem.experiments(self.run_id):
-            spec = e.get("spec") or {}
-            out.append(
-                Trial(
-                    id=e["id"],
-                    recipe_fp=e.get("recipe_fp") or "",
-                    purpose=e.get("purpose") or "",
-                    choices=[OpChoice.model_validate(c) for c in spec.get("choices", [])],
-                    seed_index=int(spec.get("seed_index", 0)),
-                    metric=e.get("primary_value"),
-                    status=e["status"],
-                    kept=e.get("kept_size") or 0,
-                    step=e.get("step") or 0,
-                    recipe=e.get("recipe") or {},
-                )
-            )
-        return out
+        """The search's probes from the memory (test-split scoring is not part of the search)."""
+        return search_trials(self.mem.experiments(self.run_id))
 
     def state(self) -> SearchState:
         run = self.mem.get_run(self.run_id) or {}

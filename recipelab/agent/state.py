@@ -6,6 +6,8 @@ plans exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,3 +77,46 @@ class SearchState:
 
     def seeds_of(self, recipe_fp: str) -> set[int]:
         return {t.seed_index for t in self.trials if t.recipe_fp == recipe_fp and t.status != "failed"}
+
+
+def is_search_experiment(e: dict[str, Any]) -> bool:
+    """Probes of the search itself: not the final test-split scoring (its metrics are on another split
+    and would be pooled with the best recipe's eval runs, since they share its recipe fingerprint)."""
+    spec = e.get("spec") or {}
+    return spec.get("split", "eval") != "test" and not (e.get("purpose") or "").startswith("test:")
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def trial_of(e: dict[str, Any]) -> Trial:
+    """An experiment row of the memory as the planner sees it."""
+    spec = e.get("spec") or {}
+    choices = []
+    for c in spec.get("choices") or []:
+        try:
+            choices.append(OpChoice.model_validate(c))
+        except ValueError:
+            continue
+    return Trial(
+        id=e["id"],
+        recipe_fp=e.get("recipe_fp") or "",
+        purpose=e.get("purpose") or "",
+        choices=choices,
+        seed_index=int(spec.get("seed_index", 0) or 0),
+        metric=_finite(e.get("primary_value")),
+        status=e.get("status") or "",
+        kept=e.get("kept_size") or 0,
+        step=e.get("step") or 0,
+        recipe=e.get("recipe") or {},
+    )
+
+
+def search_trials(experiments: Iterable[dict[str, Any]]) -> list[Trial]:
+    """The search's trials (test-split scoring left out) from experiment rows."""
+    return [trial_of(e) for e in experiments if is_search_experiment(e)]

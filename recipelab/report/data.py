@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from recipelab.agent import analysis
-from recipelab.agent.plan import OpChoice
-from recipelab.agent.state import SearchState, Trial
+from recipelab.agent.state import SearchState, is_search_experiment, trial_of
 from recipelab.memory import Memory
 from recipelab.workspace import Workspace
 
@@ -41,36 +40,6 @@ def _finite(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
-
-
-def is_search_experiment(e: dict[str, Any]) -> bool:
-    """Probes of the search itself: not the final test-split scoring (its metrics are on another split
-    and would be pooled with the best recipe's eval runs, since they share its recipe fingerprint)."""
-    spec = e.get("spec") or {}
-    return spec.get("split", "eval") != "test" and not (e.get("purpose") or "").startswith("test:")
-
-
-def trial_of(e: dict[str, Any]) -> Trial:
-    """An experiment row as the planner sees it (same mapping as ``SearchLoop.trials``)."""
-    spec = e.get("spec") or {}
-    choices = []
-    for c in spec.get("choices") or []:
-        try:
-            choices.append(OpChoice.model_validate(c))
-        except ValueError:
-            continue
-    return Trial(
-        id=e["id"],
-        recipe_fp=e.get("recipe_fp") or "",
-        purpose=e.get("purpose") or "",
-        choices=choices,
-        seed_index=int(spec.get("seed_index", 0) or 0),
-        metric=_finite(e.get("primary_value")),
-        status=e.get("status") or "",
-        kept=e.get("kept_size") or 0,
-        step=e.get("step") or 0,
-        recipe=e.get("recipe") or {},
-    )
 
 
 def load_state(memory: Memory, run_id: str, experiments: Sequence[dict[str, Any]] | None = None) -> SearchState:
