@@ -437,6 +437,12 @@ class SearchLoop:
                 self._tell(study, t.number, [eid])
             n += self.state().used - before
             self.apply_directives()
+            banned = self.state().steering.banned & {c.op for c in prop.ops}
+            if banned:  # the user banned an op of this search: stop it, the planner re-plans without it
+                self.mem.log_event(
+                    self.run_id, "decision", f"search stopped: {', '.join(sorted(banned))} banned by the user"
+                )
+                break
         return n
 
     def _tell(self, study: Any, number: int, ids: list[int]) -> None:
