@@ -30,7 +30,6 @@ from recipelab.operators.base import (
     Stat,
     Stats,
     Threshold,
-    reduce_any_all,
 )
 from recipelab.operators.registry import register
 
@@ -152,24 +151,6 @@ def size_to_bytes(size: str | int | float) -> int:
     return int(num * mult)
 
 
-def keep_with_bounds(op: Filter, stats: Stats, bounds: dict[str, float | None]) -> np.ndarray:
-    """``range_keep`` with explicit numeric bounds per threshold param (for string-valued params)."""
-    elem_ok: np.ndarray | None = None
-    offsets: np.ndarray | None = None
-    for th in op.thresholds:
-        st = stats[th.stat_key]
-        v = st.values.astype(float)
-        b = bounds[th.param]
-        if b is None:
-            ok = np.ones(len(v), dtype=bool)
-        else:
-            ok = (v >= b) if th.side == "min" else (v <= b)  # NaN compares False: bad image
-        elem_ok = ok if elem_ok is None else (elem_ok & ok)
-        offsets = st.offsets
-    assert elem_ok is not None and offsets is not None
-    return reduce_any_all(elem_ok, offsets, getattr(op.params, "any_or_all", "any"))
-
-
 # ------------------------------------------------------------------------------------------------ ops
 
 
@@ -279,9 +260,6 @@ class ImageSizeFilter(Filter):
         if v is None:
             return None
         return float(v) if isinstance(v, int | float) else float(size_to_bytes(v))
-
-    def keep(self, stats: Stats) -> np.ndarray:
-        return keep_with_bounds(self, stats, {th.param: self.bound(th.param) for th in self.thresholds})
 
 
 class ImageSharpnessParams(OpParams):

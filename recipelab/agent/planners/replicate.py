@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recipelab.agent.analysis import candidates, noise_sd
+from recipelab.agent.analysis import Candidate, candidates, noise_sd
 from recipelab.agent.plan import Plan, Proposal
 from recipelab.agent.state import SearchState
 
@@ -30,39 +30,30 @@ def replication_plan(state: SearchState, top: int = 3) -> Plan:
         k = min(need, left)
         if k <= 0:
             break
-        first = max(state.seeds_of(c.recipe_fp), default=-1) + 1
-        t0 = c.trials[0]
-        props.append(
-            Proposal(
-                kind="recipe",
-                ops=t0.choices,
-                seeds=k,
-                first_seed=first,
-                purpose=f"replicate:{t0.purpose}",
-                hypothesis=f"{c.description} holds up on new seeds",
-            )
-        )
+        props.append(_more_seeds(state, c, k, f"{c.description} holds up on new seeds"))
         left -= k
     if not props:
         # Every contender has its seeds: spend what is left on the single best, for a tighter interval.
         c = max(contenders, key=lambda c: c.mean)
-        t0 = c.trials[0]
-        first = max(state.seeds_of(c.recipe_fp), default=-1) + 1
-        k = min(state.remaining, 2)
-        props.append(
-            Proposal(
-                kind="recipe",
-                ops=t0.choices,
-                seeds=k,
-                first_seed=first,
-                purpose=f"replicate:{t0.purpose}",
-                hypothesis="tighten the best candidate's interval",
-            )
-        )
+        props.append(_more_seeds(state, c, min(state.remaining, 2), "tighten the best candidate's interval"))
     return Plan(
         proposals=props,
         rationale=(
             f"replicate {len(props)} contender(s) whose interval reaches the best lower bound {best_lcb:.3f} "
             f"(seed noise sd {pooled:.3f})"
         ),
+    )
+
+
+def _more_seeds(state: SearchState, c: Candidate, k: int, hypothesis: str) -> Proposal:
+    """k more seeds of a candidate, after the seeds it already has."""
+    t0 = c.trials[0]
+    first = max(state.seeds_of(c.recipe_fp), default=-1) + 1
+    return Proposal(
+        kind="recipe",
+        ops=t0.choices,
+        seeds=k,
+        first_seed=first,
+        purpose=f"replicate:{t0.purpose}",
+        hypothesis=hypothesis,
     )
