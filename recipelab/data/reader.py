@@ -123,7 +123,7 @@ def _iter_jsonl(path: Path) -> Iterator[_RawRow]:
                 yield _RawRow(src, None, Reject(src, "<line>", f"malformed JSON: {e.msg} at column {e.colno}"))
                 continue
             if not isinstance(obj, dict):
-                yield _RawRow(src, None, Reject(src, "<line>", f"expected a JSON object, got {type(obj).__name__}"))
+                yield _RawRow(src, None, Reject(src, "<line>", f"expected a JSON object, got {_json_kind(obj)}"))
                 continue
             yield _RawRow(src, obj, None)
 
@@ -163,7 +163,31 @@ def _rows(path: Path) -> Iterator[_RawRow]:
     return _iter_jsonl(path)
 
 
+def _json_kind(value: Any) -> str:
+    """A value's JSON type in words ("a string", "an integer"), for messages read by JSONL authors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
 def _to_sample(row: _RawRow, base: Path, index: int) -> Sample | Reject:
+    """Check one parsed row's fields and build its Sample (images are checked later, in `read_dataset`).
+
+    `images` must be a list, as in Data-Juicer: a bare string is rejected rather than wrapped, because
+    Data-Juicer would treat it differently and a recipe's kept ids would no longer match.
+    """
     obj = row.obj
     assert obj is not None
     src = row.source
@@ -171,19 +195,20 @@ def _to_sample(row: _RawRow, base: Path, index: int) -> Sample | Reject:
         return Reject(src, "text", "missing required field")
     text = obj["text"]
     if not isinstance(text, str):
-        return Reject(src, "text", f"expected a string, got {type(text).__name__}")
+        return Reject(src, "text", f"expected a string, got {_json_kind(text)}")
     images = obj.get("images", [])
     if images is None:
         images = []
-    if isinstance(images, str):
-        images = [images]
-    if not isinstance(images, list) or not all(isinstance(x, str) for x in images):
-        return Reject(src, "images", "expected a list of path strings")
+    if not isinstance(images, list):
+        return Reject(src, "images", f"expected a list of paths, got {_json_kind(images)}")
+    bad = [x for x in images if not isinstance(x, str)]
+    if bad:
+        return Reject(src, "images", f"expected a list of paths, got a list holding {_json_kind(bad[0])}")
     rid = obj.get("id", None)
     if rid is None:
         rid = f"{base.name}-{index}" if base.name else str(index)
-    elif not isinstance(rid, (str, int)):
-        return Reject(src, "id", f"expected a string or integer, got {type(rid).__name__}")
+    elif isinstance(rid, bool) or not isinstance(rid, (str, int)):
+        return Reject(src, "id", f"expected a string or an integer, got {_json_kind(rid)}")
     abs_images = [str(p if Path(p).is_absolute() else (base / p).resolve()) for p in images]
     extra = {k: v for k, v in obj.items() if k not in ("text", "images", "id")}
     return Sample(id=str(rid), text=text, images=abs_images, extra=extra, source=src)
@@ -235,34 +260,29 @@ def read_dataset(
     base = path if path.is_dir() else path.parent
     cache_dir = Path(cache_dir) if cache_dir is not None else None
 
-    samples: list[Sample] = []
-    rejects: list[Reject] = []
+    # Pass 1, cheap: parse each row and check its fields and id. One entry per non-empty row, in file
+    # order. Under "fail" nothing after the first bad row can matter, so parsing stops there.
+    checked: list[Sample | Reject] = []
     seen_ids: dict[str, str] = {}
+    truncated = False
     for i, row in enumerate(_rows(path)):
-        if row.error is not None:
-            if on_error == "fail":
-                raise DataError(row.error.line())
-            rejects.append(row.error)
-            continue
-        res = _to_sample(row, base, i)
-        if isinstance(res, Reject):
-            if on_error == "fail":
-                raise DataError(res.line())
-            rejects.append(res)
-            continue
-        if res.id in seen_ids:
-            rej = Reject(res.source, "id", f"duplicate id {res.id!r} (first at {seen_ids[res.id]})")
-            if on_error == "fail":
-                raise DataError(rej.line())
-            rejects.append(rej)
-            continue
-        seen_ids[res.id] = res.source
-        samples.append(res)
+        res: Sample | Reject = row.error if row.error is not None else _to_sample(row, base, i)
+        if isinstance(res, Sample):
+            if res.id in seen_ids:
+                res = Reject(res.source, "id", f"duplicate id {res.id!r} (first at {seen_ids[res.id]})")
+            else:
+                seen_ids[res.id] = res.source
+        checked.append(res)
+        if on_error == "fail" and isinstance(res, Reject):
+            truncated = True
+            break
+    samples = [r for r in checked if isinstance(r, Sample)]
 
-    # Image validation + hashing, cached on file stats.
+    # Pass 2, costly: decode and hash every image once (cached on file stats). A truncated read only
+    # needs the images of the rows above its bad row, and neither reads nor writes the cache.
     all_images = sorted({p for s in samples for p in s.images})
     sig = _stat_sig([str(path)] + all_images) if path.is_file() else _stat_sig(all_images)
-    cfile = _cache_file(cache_dir, path)
+    cfile = None if truncated else _cache_file(cache_dir, path)
     cached: dict[str, Any] | None = None
     if cfile is not None and cfile.exists():
         try:
@@ -280,25 +300,31 @@ def read_dataset(
         for p, err, h in results:
             img_err[p] = err
             img_hash[p] = h
+        if cfile is not None:
+            cfile.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cfile.with_suffix(".tmp")
+            tmp.write_text(
+                json.dumps({"version": _CACHE_VERSION, "sig": sig, "img_err": img_err, "img_hash": img_hash})
+            )
+            os.replace(tmp, cfile)
 
+    # Pass 3: decide row by row in file order, so "fail" names the first bad line whatever its kind
+    # (a corrupt image on line 2 before malformed JSON on line 3, and the reverse).
     good: list[Sample] = []
-    for s in samples:
-        bad = next(((p, img_err[p]) for p in s.images if img_err.get(p)), None)
-        if bad is not None:
-            rej = Reject(s.source, "images", f"{bad[0]}: {bad[1]}")
+    rejects: list[Reject] = []
+    for res in checked:
+        if isinstance(res, Sample):
+            bad = next(((p, img_err[p]) for p in res.images if img_err.get(p)), None)
+            if bad is not None:
+                res = Reject(res.source, "images", f"{bad[0]}: {bad[1]}")
+        if isinstance(res, Reject):
             if on_error == "fail":
-                raise DataError(rej.line())
-            rejects.append(rej)
+                raise DataError(res.line())
+            rejects.append(res)
             continue
-        good.append(s)
+        good.append(res)
 
     fp = _fingerprint(good, img_hash)
-    if cfile is not None and cached is None:
-        cfile.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cfile.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": _CACHE_VERSION, "sig": sig, "img_err": img_err, "img_hash": img_hash}))
-        os.replace(tmp, cfile)
-
     ds = Dataset(path=path, samples=good, fingerprint=fp, rejects=rejects, image_hashes=img_hash)
     if rejects:
         if rejects_path is None and cache_dir is not None:
@@ -306,15 +332,20 @@ def read_dataset(
         if rejects_path is not None:
             write_rejects(rejects, Path(rejects_path))
         if not quiet:
-            console.print(
-                f"[yellow]{path}: skipped {len(rejects)} bad row(s) of {len(rejects) + len(good)}"
-                + (f"; listed in {rejects_path}" if rejects_path else "")
-                + "[/yellow]"
+            # soft_wrap: a reject line stays one `file:line: field: message` line for grep, whatever the width;
+            # markup off: a path or message with brackets is printed as it is.
+            def say(text: str, style: str) -> None:
+                console.print(text, style=style, highlight=False, markup=False, soft_wrap=True)
+
+            say(
+                f"{path}: skipped {len(rejects)} bad row(s) of {len(rejects) + len(good)}"
+                + (f"; listed in {rejects_path}" if rejects_path else ""),
+                "yellow",
             )
             for r in rejects[:5]:
-                console.print(f"  [dim]{r.line()}[/dim]", highlight=False)
+                say(f"  {r.line()}", "dim")
             if len(rejects) > 5:
-                console.print(f"  [dim]... and {len(rejects) - 5} more[/dim]")
+                say(f"  ... and {len(rejects) - 5} more", "dim")
     return ds
 
 

@@ -27,7 +27,7 @@ def _bad_corpus(tmp: Path) -> Path:
         json.dumps({"id": "zero", "text": "x", "images": ["zero.png"]}),
         json.dumps({"id": "trunc", "text": "x", "images": ["trunc.png"]}),
         json.dumps({"id": "garbage", "text": "x", "images": ["garbage.png"]}),
-        json.dumps({"id": "badimages", "text": "x", "images": "ok.png"}),  # a string is accepted as one path
+        json.dumps({"id": "badimages", "text": "x", "images": "ok.png"}),  # a string, not a list: rejected
         json.dumps({"id": "badtype", "text": "x", "images": [1, 2]}),
         json.dumps([1, 2, 3]),
         json.dumps({"id": "good", "text": "duplicate id"}),
@@ -42,21 +42,24 @@ def test_bad_input_corpus_skip_lists_every_row(tmp_path: Path) -> None:
     p = _bad_corpus(tmp_path)
     rej = tmp_path / "rejects.jsonl"
     ds = read_dataset(p, rejects_path=rej, quiet=True)
-    assert sorted(s.id for s in ds.samples) == ["badimages", "good"]
+    assert [s.id for s in ds.samples] == ["good"]
     msgs = {r.source.rsplit(":", 1)[1]: (r.field, r.message) for r in ds.rejects}
     assert msgs["2"][1].startswith("malformed JSON")
     assert msgs["3"] == ("text", "missing required field")
-    assert msgs["4"][0] == "text" and "string" in msgs["4"][1]
+    assert msgs["4"] == ("text", "expected a string, got an integer")
     assert "not found" in msgs["5"][1]
     assert "zero-byte" in msgs["6"][1]
     assert "corrupt or truncated" in msgs["7"][1]
     assert "corrupt or truncated" in msgs["8"][1]
-    assert msgs["10"][0] == "images"
+    assert msgs["9"] == ("images", "expected a list of paths, got a string")
+    assert msgs["10"] == ("images", "expected a list of paths, got a list holding an integer")
     assert "JSON object" in msgs["11"][1]
     assert "duplicate id" in msgs["12"][1]
     assert "UTF-8" in msgs["13"][1]
     # nothing lost: every non-empty line is either a sample or a reject
     assert len(ds.samples) + len(ds.rejects) == 13
+    line_nos = [int(r.source.rsplit(":", 1)[1]) for r in ds.rejects]
+    assert line_nos == sorted(line_nos)  # listed in file order
     lines = rej.read_text().splitlines()
     assert len(lines) == len(ds.rejects)
     assert all(str(p) in json.loads(x)["source"] for x in lines)
@@ -128,3 +131,79 @@ def test_chunks_follow_dj_tokens() -> None:
     assert s.chunks() == [("a cat", ["1"]), ("two dogs", ["2", "3"])]
     plain = Sample(id="b", text="a caption", images=["1", "2"])
     assert plain.chunks() == [("a caption", ["1", "2"])]
+
+
+def test_string_images_field_is_one_line_error(tmp_path: Path) -> None:
+    """Data-Juicer expects a list; a bare string is an error, never silently wrapped into one."""
+    make_image(tmp_path / "ok.png")
+    p = write_rows(
+        tmp_path / "d.jsonl",
+        [{"id": "a", "text": "fine", "images": ["ok.png"]}, {"id": "b", "text": "x", "images": "ok.png"}],
+    )
+    ds = read_dataset(p, quiet=True)
+    assert ds.ids == ["a"]
+    assert [r.line() for r in ds.rejects] == [f"{p}:2: images: expected a list of paths, got a string"]
+    with pytest.raises(DataError) as e:
+        read_dataset(p, on_error="fail", quiet=True)
+    assert str(e.value) == f"{p}:2: images: expected a list of paths, got a string"
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("image_line", "first"),
+    [(2, r"d\.jsonl:2: images: .*corrupt or truncated"), (3, r"d\.jsonl:2: <line>: malformed JSON")],
+)
+def test_on_error_fail_names_first_bad_line_whatever_its_kind(tmp_path: Path, image_line: int, first: str) -> None:
+    """Rows are parsed, then images decoded, but the error reported is the first bad line in file order."""
+    make_image(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_bytes(b"not a png" * 20)
+    bad_image = json.dumps({"id": "img", "text": "x", "images": ["bad.png"]})
+    rows: list = [{"id": "ok", "text": "fine", "images": ["ok.png"]}]
+    rows += [bad_image, "{not json"] if image_line == 2 else ["{not json", bad_image]
+    rows.append({"id": "tail", "text": "y", "images": "ok.png"})  # a third bad line, never the one named
+    p = write_rows(tmp_path / "d.jsonl", rows)
+    with pytest.raises(DataError, match=first):
+        read_dataset(p, on_error="fail", quiet=True)
+    ds = read_dataset(p, quiet=True)  # skip: all three listed, in file order
+    assert [r.source.rsplit(":", 1)[1] for r in ds.rejects] == ["2", "3", "4"]
+    assert ds.ids == ["ok"]
+
+
+def test_on_error_fail_duplicate_id_before_corrupt_image(tmp_path: Path) -> None:
+    make_image(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_bytes(b"")
+    p = write_rows(
+        tmp_path / "d.jsonl",
+        [
+            {"id": "a", "text": "x", "images": ["ok.png"]},
+            {"id": "a", "text": "again", "images": ["ok.png"]},
+            {"id": "b", "text": "x", "images": ["bad.png"]},
+        ],
+    )
+    with pytest.raises(DataError, match=r"d\.jsonl:2: id: duplicate id 'a'"):
+        read_dataset(p, on_error="fail", quiet=True)
+
+
+def test_on_error_fail_clean_file_is_cached_like_skip(tmp_path: Path) -> None:
+    make_image(tmp_path / "ok.png")
+    p = write_rows(tmp_path / "d.jsonl", [{"id": "a", "text": "x", "images": ["ok.png"]}])
+    a = read_dataset(p, on_error="fail", cache_dir=tmp_path / "c", quiet=True)
+    assert list((tmp_path / "c" / "datasets").glob("*.json"))
+    assert read_dataset(p, cache_dir=tmp_path / "c", quiet=True).fingerprint == a.fingerprint
+
+
+def test_reject_lines_never_wrap(tmp_path: Path) -> None:
+    """Scripts grep `file:line: field: message`; a narrow, non-terminal stderr must not break the line."""
+    import io as _io
+
+    from rich.console import Console
+
+    make_image(tmp_path / "ok.png")
+    long_dir = tmp_path / ("x" * 90)
+    long_dir.mkdir()
+    p = write_rows(long_dir / "d.jsonl", [{"id": "a", "text": "x", "images": "ok.png"}, "[1, [2]]"])
+    buf = _io.StringIO()
+    read_dataset(p, console=Console(file=buf, width=40, force_terminal=False))
+    lines = buf.getvalue().splitlines()
+    assert f"  {p}:1: images: expected a list of paths, got a string" in lines
+    assert f"  {p}:2: <line>: expected a JSON object, got a list" in lines
