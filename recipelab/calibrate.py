@@ -7,16 +7,19 @@ the one place besides benchmark scoring that reads ``truth.jsonl``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recipelab.agent.probe_env import ProbeEnv
 from recipelab.data.benchmark import oracle_ids
+from recipelab.executors import ProbeEnv, ProbeEnvConfig
+from recipelab.memory import Memory
 from recipelab.progress import progress_iter
 from recipelab.trainers.base import ProbeSpec
+from recipelab.workspace import Workspace
 
 CONDITIONS = ("no_filter", "oracle", "random")
 
@@ -65,18 +68,22 @@ def calibrate(
     quiet: bool = False,
     overrides: dict[str, Any] | None = None,
     conditions: tuple[str, ...] = CONDITIONS,
+    task: str = "clip",
+    device: str | None = None,
 ) -> Calibration:
     import time
 
     bench_dir = Path(bench_dir)
     env = ProbeEnv.from_config(
-        {
-            "cache_dir": str(cache_dir),
-            "data": str(bench_dir / "pool.jsonl"),
-            "eval": str(bench_dir / "eval.jsonl"),
-            "test": str(bench_dir / "test.jsonl"),
-            "tokenizer_path": str(Path(cache_dir) / f"tokenizer-{bench_dir.name}.json"),
-        },
+        ProbeEnvConfig(
+            cache_dir=str(cache_dir),
+            data=str(bench_dir / "pool.jsonl"),
+            eval=str(bench_dir / "eval.jsonl"),
+            test=str(bench_dir / "test.jsonl"),
+            task=task,
+            device=device,
+            tokenizer_path=str(Path(cache_dir) / f"tokenizer-{bench_dir.name}.json"),
+        ),
         quiet=quiet,
     )
     all_ids = [s.id for s in env.pool.samples]
@@ -95,7 +102,7 @@ def calibrate(
             rng = np.random.default_rng([k, 7])
             ids = list(rng.choice(all_ids, size=len(oracle), replace=False))
         extra = {**(overrides or {}), **({"steps": steps} if steps else {})}
-        spec = ProbeSpec(train_ids=ids, train_size=S, seed=k, **extra)
+        spec = ProbeSpec(task=task, train_ids=ids, train_size=S, seed=k, **extra)
         t0 = time.perf_counter()
         fitted = trainer.fit(spec, env.pool.samples)
         for split in ("eval", "test"):
@@ -105,49 +112,52 @@ def calibrate(
     return cal
 
 
-def score_run(run: dict[str, Any], bench_dir: str | Path, cache_dir: str | Path, quiet: bool = False) -> dict[str, Any]:
+def score_run(ws: Workspace, memory: Memory, run_id: str, bench_dir: str | Path, quiet: bool = False) -> dict[str, Any]:
     """Gap closed by a finished run on the test split: (final - no_filter) / (oracle - no_filter).
 
     The oracle (the clean pool from truth) is trained with the run's own probe settings and test seeds,
     so the three numbers are comparable; this is benchmark scoring, the only reader of truth besides
-    calibration.
+    calibration. The score is written to the run's folder (``bench_score.json``) and its log.
     """
-    from recipelab.config import SearchConfig
+    from recipelab.agent.loop import resume_config
 
     bench_dir = Path(bench_dir)
-    cfg = SearchConfig(**run["config"])
-    summary = run.get("summary") or {}
-    test = summary.get("test") or {}
+    run = memory.get_run(run_id)
+    if run is None:
+        raise ValueError(f"no run {run_id!r}; see `recipelab runs`")
+    if not (bench_dir / "truth.jsonl").exists():
+        raise ValueError(f"{bench_dir}: no truth.jsonl (make one with `recipelab bench make --out {bench_dir}`)")
+    cfg = resume_config(memory, run_id)
+    test = (run.get("summary") or {}).get("test") or {}
     if not test.get("final", {}).get("mean") or not test.get("baseline", {}).get("mean"):
-        raise ValueError(f"run {run['id']} has no test-split result (run it with --test and --test-seeds >= 1)")
-    env = ProbeEnv.from_config(
-        {
-            "cache_dir": str(cache_dir),
-            "data": cfg.data,
-            "eval": cfg.eval,
-            "test": cfg.test,
-            "tokenizer_path": str(Path(cache_dir).parent / "runs" / run["id"] / "tokenizer.json"),
-            "image_size": cfg.probe.image_size,
-            "checkpoint": cfg.probe.checkpoint,
-        },
-        quiet=quiet,
-    )
+        raise ValueError(f"run {run_id} has no test-split result (run it with --test and --test-seeds >= 1)")
+    env = ProbeEnv.from_config(ProbeEnvConfig.for_run(cfg, ws, run_id), quiet=quiet)
     clean = set(oracle_ids(bench_dir))
     oracle = [s.id for s in env.pool.samples if s.id in clean]
     size = cfg.probe.train_size or max(64, len(env.pool) // 3)
     vals = []
     for k in range(int(test["final"].get("seeds") or 1)):
-        spec = ProbeSpec(train_ids=oracle, train_size=size, seed=cfg.seed * 1000 + k, **cfg.probe.spec_overrides())
+        spec = ProbeSpec(
+            task=cfg.task, train_ids=oracle, train_size=size, seed=cfg.seed * 1000 + k, **cfg.probe.spec_overrides()
+        )
         vals.append(env.run(spec, "test").primary)
-    o = float(np.mean(vals))
-    f, b = float(test["final"]["mean"]), float(test["baseline"]["mean"])
-    gap = (f - b) / (o - b) if o > b else float("nan")
+    res = gap_closed(float(test["final"]["mean"]), float(test["baseline"]["mean"]), vals)
+    res = {"run_id": run_id, **res}
+    ws.bench_score_path(run_id).parent.mkdir(parents=True, exist_ok=True)
+    ws.bench_score_path(run_id).write_text(json.dumps(res, indent=2))
+    memory.log_event(run_id, "info", f"benchmark score: gap closed {res['gap_closed']:.2f}", res)
+    return res
+
+
+def gap_closed(final: float, no_filter: float, oracle_vals: list[float]) -> dict[str, Any]:
+    """(final - no filter) / (oracle - no filter); NaN when the oracle does not beat no filter."""
+    o = float(np.mean(oracle_vals))
+    gap = (final - no_filter) / (o - no_filter) if o > no_filter else float("nan")
     return {
-        "run_id": run["id"],
-        "final": f,
-        "no_filter": b,
+        "final": final,
+        "no_filter": no_filter,
         "oracle": o,
-        "oracle_std": float(np.std(vals, ddof=1)) if len(vals) > 1 else None,
-        "seeds": len(vals),
+        "oracle_std": float(np.std(oracle_vals, ddof=1)) if len(oracle_vals) > 1 else None,
+        "seeds": len(oracle_vals),
         "gap_closed": gap,
     }

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from recipelab.trainers.registry import check_task
 
 Strategy = Literal["agent", "random", "optuna", "dj-sandbox", "k-sigma"]
 PlannerName = Literal["auto", "stat", "llm"]
@@ -87,8 +89,19 @@ class SearchConfig(_Strict):
     ops: list[str] | None = Field(default=None, description="candidate ops (default: every filter and dedup)")
     exclude_ops: list[str] = Field(default_factory=list)
     on_error: Literal["skip", "fail"] = "skip"
+    on_leak: Literal["drop", "fail"] = Field(
+        default="drop", description="pool rows whose image is byte-identical to an eval/test image: drop or fail"
+    )
+    optuna_storage: str | None = Field(
+        default=None, description="Optuna storage URL (any RDB URL); default: the workspace's SQLite file"
+    )
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, v: str) -> str:
+        return check_task(v)
 
 
 def load_config_file(path: str | Path | None) -> dict[str, Any]:

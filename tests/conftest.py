@@ -16,9 +16,30 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from recipelab.agent.loop import SearchLoop
+from recipelab.config import SearchConfig
 from recipelab.data.benchmark import load_truth, make_benchmark
 from recipelab.data.reader import read_dataset
+from recipelab.executors import InProcessExecutor
+from recipelab.memory import Memory
 from recipelab.trainers.base import ProbeResult, ProbeSpec
+from recipelab.workspace import Workspace
+
+#: Ops whose stats need no model (no proxy CLIP): cheap enough for many synthetic searches.
+SYNTHETIC_OPS = [
+    "text_length_filter",
+    "words_num_filter",
+    "word_repetition_filter",
+    "special_characters_filter",
+    "alphanumeric_filter",
+    "stopwords_filter",
+    "image_aspect_ratio_filter",
+    "image_shape_filter",
+    "image_entropy_filter",
+    "image_sharpness_filter",
+    "image_deduplicator",
+    "document_deduplicator",
+]
 
 
 def make_image(
@@ -79,6 +100,7 @@ class SyntheticEnv:
         self.clean = {i for i, lab in truth.items() if lab == "clean"}
         self.noise = noise
         self.calls = 0
+        self.leaks: dict[str, list[str]] = {}
 
     def clean_share(self, ids: list[str]) -> float:
         return float(np.mean([i in self.clean for i in ids])) if ids else 0.0
@@ -110,3 +132,31 @@ class SyntheticEnv:
 @pytest.fixture
 def synthetic_env(tiny_bench: Path) -> SyntheticEnv:
     return SyntheticEnv(tiny_bench)
+
+
+def make_synthetic_loop(root: Path, bench: Path, env: object | None = None, **cfg: object) -> SearchLoop:
+    """A search loop over the tiny benchmark whose probes are scored by a synthetic env (no training).
+
+    ``cfg`` overrides `SearchConfig` fields (defaults: SYNTHETIC_OPS, the bench's eval and test splits).
+    """
+    ws = Workspace.open(root / "ws")
+    mem = Memory(ws.memory_path)
+    fields: dict = {
+        "data": str(bench / "pool.jsonl"),
+        "eval": str(bench / "eval.jsonl"),
+        "test": str(bench / "test.jsonl"),
+        "ops": SYNTHETIC_OPS,
+        **cfg,
+    }
+    env = env if env is not None else SyntheticEnv(bench)
+    return SearchLoop.create(ws, mem, SearchConfig(**fields), env=env, executor=InProcessExecutor(env), quiet=True)
+
+
+@pytest.fixture
+def synthetic_loop(tmp_path: Path, tiny_bench: Path, synthetic_env: SyntheticEnv):  # noqa: ANN201
+    """Factory: ``synthetic_loop(budget_probes=10, ...)`` -> a `SearchLoop` on the synthetic env."""
+
+    def make(**cfg: object) -> SearchLoop:
+        return make_synthetic_loop(tmp_path, tiny_bench, synthetic_env, **cfg)
+
+    return make

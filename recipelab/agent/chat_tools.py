@@ -13,8 +13,8 @@ from typing import Any
 
 from recipelab.agent import analysis
 from recipelab.agent.plan import OpChoice, ParamValue
-from recipelab.agent.state import SearchState, search_trials
-from recipelab.agent.steering import DirectiveError, fold, validate_directive
+from recipelab.agent.state import SearchState, load_state
+from recipelab.agent.steering import DirectiveError, validate_directive
 from recipelab.memory import Memory
 from recipelab.recipes import Recipe, RecipeError
 
@@ -37,14 +37,7 @@ class RunTools:
 
     # ------------------------------------------------------------------ state
     def _state(self) -> SearchState:
-        run = self.mem.get_run(self.run_id) or {}
-        trials = search_trials(self.mem.experiments(self.run_id))
-        return SearchState(
-            run_id=self.run_id,
-            budget_probes=int((run.get("budget") or {}).get("probes", 0)),
-            trials=trials,
-            steering=fold(self.mem.directives(self.run_id), set()),
-        )
+        return load_state(self.mem, self.run_id)
 
     # ------------------------------------------------------------------ reading
     def status(self) -> str:

@@ -7,11 +7,16 @@ when the process died makes a search resumable without re-running a finished pro
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import optuna
 
 from recipelab.agent.plan import OpChoice, ParamValue, Proposal, SearchDim
+
+if TYPE_CHECKING:
+    from recipelab.agent.recorder import ProbeRecorder
 
 optuna.logging.set_verbosity(logging.WARNING)
 
@@ -104,3 +109,67 @@ def all_importances(storage: str, names: Sequence[str]) -> dict[str, float]:
             continue
         out.update(importances(st))
     return out
+
+
+# ---------------------------------------------------------------------- the driver
+class OptunaDriver:
+    """Runs a ``search`` proposal: ask -> probe (through the recorder) -> tell, within the budget.
+
+    Counts new probes, not trials: TPE may suggest quantiles that give a recipe already measured (ties
+    in integer stats); such a trial is told the known result for free and another is asked.
+    remaining: probes left in the run's budget (re-read from the memory each time);
+    between_batches: applies pending directives and returns the ops the user has banned meanwhile.
+    """
+
+    def __init__(
+        self,
+        recorder: ProbeRecorder,
+        storage: str,
+        study_name: str,
+        seed: int,
+        remaining: Callable[[], int],
+        between_batches: Callable[[], set[str]],
+        batch: int = 1,
+    ) -> None:
+        self.rec = recorder
+        self.storage = storage
+        self.study_name = study_name
+        self.seed = seed
+        self.remaining = remaining
+        self.between_batches = between_batches
+        self.batch = max(1, batch)
+
+    def run(self, prop: Proposal, step: int) -> int:
+        """Returns how many new probes the search spent."""
+        study = open_study(self.storage, self.study_name, seed=self.seed)
+        enqueue_start(study, prop)
+        spent = 0
+        # Reconcile trials left running by a crash: tell finished ones, re-run the others.
+        for ft in running_trials(study):
+            ids = self.rec.submit([(choices_from_params(ft.params, prop), 0, f"search:{ft.number}")], step)
+            self._tell(study, ft.number, ids[0] if ids else None)
+            spent += 1
+        asked = 0
+        while spent < prop.n_trials and self.remaining() > 0 and asked < 4 * prop.n_trials + 8:
+            k = min(self.batch, prop.n_trials - spent, self.remaining())
+            trials = [study.ask() for _ in range(k)]
+            asked += k
+            before = self.remaining()
+            ids = self.rec.submit([(suggest_choices(t, prop), 0, f"search:{t.number}") for t in trials], step)
+            for t, eid in zip(trials, ids, strict=False):
+                self._tell(study, t.number, eid)
+            spent += before - self.remaining()
+            banned = self.between_batches() & {c.op for c in prop.ops}
+            if banned:  # the user banned an op of this search: stop it, the planner re-plans without it
+                self.rec.mem.log_event(
+                    self.rec.run_id, "decision", f"search stopped: {', '.join(sorted(banned))} banned by the user"
+                )
+                break
+        return spent
+
+    def _tell(self, study: optuna.Study, number: int, eid: int | None) -> None:
+        v = self.rec.value(eid)
+        if v is not None and math.isfinite(v):
+            study.tell(number, float(v))
+        else:
+            study.tell(number, state=optuna.trial.TrialState.FAIL)

@@ -9,9 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recipelab.agent.plan import OpChoice
+from recipelab.agent.steering import Steering, fold
+
+if TYPE_CHECKING:
+    from recipelab.memory import Memory
+
+__all__ = ["SearchState", "Steering", "Trial", "is_search_experiment", "load_state", "search_trials", "trial_of"]
 
 
 @dataclass
@@ -39,19 +45,6 @@ class Trial:
 
 
 @dataclass
-class Steering:
-    """Directives from chat/CLI that constrain planning (applied by the loop before each step)."""
-
-    banned: set[str] = field(default_factory=set)
-    pinned: set[str] = field(default_factory=set)
-    #: (op, param) -> (low_q, high_q): user-narrowed threshold ranges.
-    ranges: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    queued: list[list[OpChoice]] = field(default_factory=list)
-    queued_ids: list[int] = field(default_factory=list)  # directive id of each queued recipe
-
-
-@dataclass
 class SearchState:
     run_id: str
     budget_probes: int
@@ -62,8 +55,8 @@ class SearchState:
 
     @property
     def used(self) -> int:
-        """Probes spent from the budget (final test-split scoring is not part of the search budget)."""
-        return len([t for t in self.trials if not t.purpose.startswith("test:")])
+        """Probes spent from the budget (``trials`` holds search probes only: see ``load_state``)."""
+        return len(self.trials)
 
     @property
     def remaining(self) -> int:
@@ -79,11 +72,20 @@ class SearchState:
         return {t.seed_index for t in self.trials if t.recipe_fp == recipe_fp and t.status != "failed"}
 
 
+#: Purpose prefix of the final test-split scoring: the one place that names it.
+TEST_PURPOSE = "test:"
+
+
+def test_purpose(name: str) -> str:
+    """The purpose recorded for a test-split probe of ``name`` (``final``, ``baseline``, ...)."""
+    return f"{TEST_PURPOSE}{name}"
+
+
 def is_search_experiment(e: dict[str, Any]) -> bool:
     """Probes of the search itself: not the final test-split scoring (its metrics are on another split
     and would be pooled with the best recipe's eval runs, since they share its recipe fingerprint)."""
     spec = e.get("spec") or {}
-    return spec.get("split", "eval") != "test" and not (e.get("purpose") or "").startswith("test:")
+    return spec.get("split", "eval") != "test" and not (e.get("purpose") or "").startswith(TEST_PURPOSE)
 
 
 def _finite(x: Any) -> float | None:
@@ -120,3 +122,34 @@ def trial_of(e: dict[str, Any]) -> Trial:
 def search_trials(experiments: Iterable[dict[str, Any]]) -> list[Trial]:
     """The search's trials (test-split scoring left out) from experiment rows."""
     return [trial_of(e) for e in experiments if is_search_experiment(e)]
+
+
+def queued_ids_probed(trials: Iterable[Trial]) -> set[int]:
+    """Directive ids of queued recipes that already have a probe (purpose ``user:<id>``)."""
+    out = set()
+    for t in trials:
+        head, _, tail = t.purpose.partition(":")
+        if head == "user" and tail.isdigit():
+            out.add(int(tail))
+    return out
+
+
+def load_state(memory: Memory, run_id: str, experiments: Iterable[dict[str, Any]] | None = None) -> SearchState:
+    """The run's search state rebuilt from the memory: the one loader used by the loop, chat and report.
+
+    Test-split scoring is left out; the steering is the fold of every applied directive (queued recipes
+    already probed drop out); the budget is the run's current one (directives may have changed it).
+    """
+    run = memory.get_run(run_id) or {}
+    exps = memory.experiments(run_id) if experiments is None else experiments
+    trials = search_trials(exps)
+    budget = (run.get("budget") or {}).get("probes")
+    if budget is None:
+        budget = (run.get("config") or {}).get("budget_probes", len(trials))
+    return SearchState(
+        run_id=run_id,
+        budget_probes=int(budget),
+        trials=trials,
+        steering=fold(memory.directives(run_id), queued_ids_probed(trials)),
+        step=max((t.step for t in trials), default=0),
+    )

@@ -6,10 +6,10 @@ before each planning step, so a resumed run keeps what the user said.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from recipelab.agent.plan import OpChoice
-from recipelab.agent.state import Steering
 from recipelab.operators.registry import UnknownOperatorError, get_op_class
 
 #: Directive kinds the loop understands, with the payload each takes.
@@ -26,6 +26,19 @@ DIRECTIVE_KINDS = {
     "stop": "{}",
     "queue": "{ops: [OpChoice...]}",
 }
+
+
+@dataclass
+class Steering:
+    """Directives from chat/CLI that constrain planning (applied by the loop before each step)."""
+
+    banned: set[str] = field(default_factory=set)
+    pinned: set[str] = field(default_factory=set)
+    #: (op, param) -> (low_q, high_q): user-narrowed threshold ranges.
+    ranges: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    queued: list[list[OpChoice]] = field(default_factory=list)
+    queued_ids: list[int] = field(default_factory=list)  # directive id of each queued recipe
 
 
 class DirectiveError(ValueError):
@@ -94,3 +107,84 @@ def fold(directives: list[dict[str, Any]], probed_queue_ids: set[int]) -> Steeri
             st.queued.append([OpChoice.model_validate(o) for o in p["ops"]])
             st.queued_ids.append(d["id"])
     return st
+
+
+# ---------------------------------------------------------------------- applying directives
+class StopRun(Exception):
+    """The user asked to stop (directive): the loop ends and chooses from what is measured."""
+
+
+class DirectiveApplier:
+    """Applies a run's pending directives (from chat or the CLI, possibly another process) between
+    planning steps; ``pause`` blocks here until ``resume`` or ``stop``."""
+
+    def __init__(self, memory: Any, run_id: str, default_budget: int, poll_s: float = 0.5) -> None:
+        self.mem = memory
+        self.run_id = run_id
+        self.default_budget = default_budget
+        self.poll_s = poll_s
+
+    def apply_pending(self) -> None:
+        """Apply every pending directive; raise `StopRun` on ``stop``."""
+        import time
+
+        while True:
+            paused = False
+            for d in self.mem.pending_directives(self.run_id):
+                kind, payload = d["kind"], d.get("payload") or {}
+                try:
+                    validate_directive(kind, payload)
+                except (DirectiveError, ValueError) as e:
+                    self.mem.resolve_directive(d["id"], "rejected", str(e))
+                    self.mem.log_event(
+                        self.run_id, "directive", f"rejected directive #{d['id']} {kind}: {e}", {"directive": d["id"]}
+                    )
+                    continue
+                result = self.apply_one(kind, payload)
+                self.mem.resolve_directive(d["id"], "applied", result)
+                self.mem.log_event(
+                    self.run_id,
+                    "directive",
+                    f"applied directive #{d['id']} {kind}: {result}",
+                    {"directive": d["id"], "kind": kind, "payload": payload},
+                )
+                if kind == "stop":
+                    raise StopRun(result)
+                if kind == "pause":
+                    paused = True
+                if kind == "resume":
+                    paused = False
+            status = (self.mem.get_run(self.run_id) or {}).get("status")
+            if not paused and status != "paused":
+                return
+            if status != "paused":
+                self.mem.set_run_status(self.run_id, "paused")
+            time.sleep(self.poll_s)
+
+    def apply_one(self, kind: str, p: dict[str, Any]) -> str:
+        """Apply one valid directive; returns what it did, in words (logged and shown in chat)."""
+        if kind == "budget":
+            run = self.mem.get_run(self.run_id) or {}
+            budget = dict(run.get("budget") or {})
+            old = int(budget.get("probes", self.default_budget))
+            new = int(p["set"]) if isinstance(p.get("set"), int) else old + int(p["delta"])
+            budget["probes"] = max(0, new)
+            self.mem.update_run(self.run_id, budget=budget)
+            return f"probe budget {old} -> {budget['probes']}"
+        if kind == "pause":
+            self.mem.set_run_status(self.run_id, "paused")
+            return "paused before the next planning step"
+        if kind == "resume":
+            self.mem.set_run_status(self.run_id, "running")
+            return "resumed"
+        if kind == "stop":
+            return "stopping: choosing the final recipe from what is measured"
+        if kind in ("ban", "unban", "pin", "unpin"):
+            return f"{kind} {p['op']}: the planner {'will not use' if kind == 'ban' else 'will consider'} it"
+        if kind == "range":
+            return f"{p['op']}.{p['param']} limited to quantiles [{p['low_q']}, {p['high_q']}]"
+        if kind == "note":
+            return "noted for the planner"
+        if kind == "queue":
+            return f"queued a recipe of {len(p['ops'])} op(s) to probe next"
+        return "ok"

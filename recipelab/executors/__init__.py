@@ -1,6 +1,18 @@
-"""Executors: where probes run (this process, a local process pool)."""
+"""Executors: where probes run (this process, a local process pool), and the probe environment they run in."""
 
 from recipelab.executors.base import Executor, JobOutcome, ProbeJob
-from recipelab.executors.local import InProcessExecutor, LocalPoolExecutor
+from recipelab.executors.local import InProcessExecutor, LocalPoolExecutor, make_executor
+from recipelab.executors.probe_env import LeakageError, ProbeEnv, ProbeEnvConfig, check_leakage
 
-__all__ = ["Executor", "InProcessExecutor", "JobOutcome", "LocalPoolExecutor", "ProbeJob"]
+__all__ = [
+    "Executor",
+    "InProcessExecutor",
+    "JobOutcome",
+    "LeakageError",
+    "LocalPoolExecutor",
+    "ProbeEnv",
+    "ProbeEnvConfig",
+    "ProbeJob",
+    "check_leakage",
+    "make_executor",
+]

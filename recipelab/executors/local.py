@@ -10,21 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any
 
 from recipelab.executors.base import JobOutcome, ProbeJob
+from recipelab.executors.probe_env import ProbeEnv, ProbeEnvConfig
 from recipelab.trainers.base import ProbeError
 
-_ENV: Any = None
+_ENV: ProbeEnv | None = None
 
 
-def _init_worker(env_config: dict[str, Any], threads: int) -> None:
+def _init_worker(env_config: ProbeEnvConfig, threads: int) -> None:
     global _ENV
     import torch
 
     torch.set_num_threads(threads)
-    from recipelab.agent.probe_env import ProbeEnv
-
     _ENV = ProbeEnv.from_config(env_config, threads=threads, quiet=True)
 
 
@@ -33,7 +31,7 @@ def _run_in_worker(job: ProbeJob) -> JobOutcome:
     return _run(_ENV, job)
 
 
-def _run(env: Any, job: ProbeJob) -> JobOutcome:
+def _run(env: ProbeEnv, job: ProbeJob) -> JobOutcome:
     try:
         return JobOutcome(job, env.run(job.spec, job.split), None)
     except ProbeError as e:
@@ -45,7 +43,7 @@ def _run(env: Any, job: ProbeJob) -> JobOutcome:
 class InProcessExecutor:
     workers = 1
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: ProbeEnv) -> None:
         self.env = env
 
     def run(self, jobs: Sequence[ProbeJob]) -> Iterator[JobOutcome]:
@@ -57,7 +55,7 @@ class InProcessExecutor:
 
 
 class LocalPoolExecutor:
-    def __init__(self, env_config: dict[str, Any], workers: int) -> None:
+    def __init__(self, env_config: ProbeEnvConfig, workers: int) -> None:
         self.workers = workers
         threads = max(1, (os.cpu_count() or 1) // workers)
         self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(env_config, threads))
@@ -75,3 +73,10 @@ class LocalPoolExecutor:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def make_executor(env: ProbeEnv, workers: int = 1) -> InProcessExecutor | LocalPoolExecutor:
+    """This process for one worker (reusing ``env``), else a pool of ``workers`` local processes."""
+    if workers > 1:
+        return LocalPoolExecutor(env.config, workers)
+    return InProcessExecutor(env)

@@ -42,20 +42,6 @@ def _finite(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def load_state(memory: Memory, run_id: str, experiments: Sequence[dict[str, Any]] | None = None) -> SearchState:
-    """The run's search state rebuilt from the memory (test-split probes left out)."""
-    run = memory.get_run(run_id) or {}
-    budget = run.get("budget") or {}
-    exps = experiments if experiments is not None else memory.experiments(run_id)
-    trials = [trial_of(e) for e in exps if is_search_experiment(e)]
-    return SearchState(
-        run_id=run_id,
-        budget_probes=int(budget.get("probes") or len(trials) or 1),
-        trials=trials,
-        step=max((t.step for t in trials), default=0),
-    )
-
-
 # ---------------------------------------------------------------------- progress
 @dataclass
 class ProgressPoint:
@@ -212,12 +198,8 @@ def llm_totals(events: Sequence[dict[str, Any]]) -> LLMTotals:
 
 
 # ---------------------------------------------------------------------- Optuna
-def optuna_path(ws: Workspace) -> Path:
-    return (ws.root / "optuna.sqlite").resolve()
-
-
 def optuna_storage_url(ws: Workspace) -> str:
-    return f"sqlite:///{optuna_path(ws)}"
+    return ws.optuna_storage
 
 
 @dataclass
@@ -231,8 +213,7 @@ class StudyInfo:
 def optuna_studies(ws: Workspace, run_id: str) -> list[StudyInfo]:
     """The run's Optuna studies (name ``<run_id>:...``) with their parameter importances (empty when
     there are too few distinct finished trials). Never creates the storage file."""
-    path = optuna_path(ws)
-    if not path.exists():
+    if not ws.optuna_storage_exists:
         return []
     import optuna
 

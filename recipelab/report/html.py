@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from recipelab.agent import analysis
+from recipelab.agent.state import load_state
 from recipelab.memory import Memory
 from recipelab.report import data as rd
 from recipelab.report import plots
@@ -142,7 +143,7 @@ class _Ctx:
         self.summary: dict[str, Any] = run.get("summary") or {}
         self.experiments = memory.experiments(run_id)
         self.events = memory.events(run_id)
-        self.state = rd.load_state(memory, run_id, self.experiments)
+        self.state = load_state(memory, run_id, self.experiments)
         base = (self.summary.get("baseline") or {}).get("eval_mean")
         if base is None:
             b = analysis.baseline(self.state)
@@ -452,7 +453,7 @@ def _dashboard(c: _Ctx) -> str:
     out = f"<p>Browse every trial of the threshold search interactively:</p><pre>{esc(cmd)}</pre>"
     out += _note(
         "install it with `pip install optuna-dashboard`; the study is named "
-        f"{c.run_id}:search" + ("" if rd.optuna_path(c.ws).exists() else " (no Optuna storage exists yet)")
+        f"{c.run_id}:search" + ("" if c.ws.optuna_storage_exists else " (no Optuna storage exists yet)")
     )
     return out
 

@@ -4,9 +4,8 @@ from recipelab.trainers.base import DEFAULT_PROBE, ProbeError, ProbeResult, Prob
 from recipelab.trainers.clip import DEFAULT_MODEL, ClipTrainer, FittedClip
 from recipelab.trainers.images import ImageBank, decode_images
 from recipelab.trainers.metrics import recall_at_k, retrieval_metrics, zero_shot_accuracy
+from recipelab.trainers.registry import TRAINERS, UnknownTaskError, make_trainer, task_names
 from recipelab.trainers.tokenizer import ProbeTokenizer
-
-TRAINERS = {"clip": ClipTrainer}
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -20,8 +19,11 @@ __all__ = [
     "ProbeSpec",
     "ProbeTokenizer",
     "Trainer",
+    "UnknownTaskError",
     "decode_images",
     "library_versions",
+    "make_trainer",
+    "task_names",
     "recall_at_k",
     "retrieval_metrics",
     "zero_shot_accuracy",

@@ -180,6 +180,11 @@ class ClipTrainer:
 
     task = "clip"
 
+    @staticmethod
+    def model_defaults() -> dict[str, Any]:
+        """The built-in from-scratch model sizes (part of the probe cache key)."""
+        return DEFAULT_MODEL
+
     def __init__(
         self,
         tokenizer: ProbeTokenizer | None = None,

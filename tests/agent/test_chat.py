@@ -9,12 +9,9 @@ from pathlib import Path
 import pytest
 
 from recipelab.agent.chat import ChatSession
-from recipelab.agent.loop import SearchLoop
-from recipelab.config import LLMConfig, SearchConfig
-from recipelab.executors import InProcessExecutor
+from recipelab.config import LLMConfig
 from recipelab.memory import Memory
-from recipelab.workspace import Workspace
-from tests.conftest import SyntheticEnv
+from tests.conftest import SyntheticEnv, make_synthetic_loop
 from tests.fake_openai import FakeOpenAI
 
 OPS = [
@@ -28,20 +25,11 @@ OPS = [
 
 @pytest.fixture(scope="module")
 def finished(tiny_bench: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Memory, str]:
-    ws = Workspace.open(tmp_path_factory.mktemp("chat") / "ws")
-    mem = Memory(ws.memory_path)
-    env = SyntheticEnv(tiny_bench)
-    cfg = SearchConfig(
-        data=str(tiny_bench / "pool.jsonl"),
-        eval=str(tiny_bench / "eval.jsonl"),
-        ops=OPS,
-        budget_probes=10,
-        test_seeds=0,
+    loop = make_synthetic_loop(
+        tmp_path_factory.mktemp("chat"), tiny_bench, SyntheticEnv(tiny_bench), ops=OPS, budget_probes=10, test_seeds=0
     )
-    loop = SearchLoop.create(ws, mem, cfg, quiet=True)
-    loop.env, loop.executor = env, InProcessExecutor(env)
     loop.run()
-    return mem, loop.run_id
+    return loop.mem, loop.run_id
 
 
 def test_slash_commands_read_and_steer(finished) -> None:  # noqa: ANN001

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from recipelab.agent.loop import SearchLoop
-from recipelab.config import LLMConfig, SearchConfig
-from recipelab.executors import InProcessExecutor
+from recipelab.config import LLMConfig
 from recipelab.memory import Memory
-from recipelab.workspace import Workspace
+from tests.conftest import make_synthetic_loop
 from tests.fake_openai import FakeOpenAI
 
 OPS = [
@@ -51,19 +49,17 @@ GOOD = {"content": plan()}
 def run_with(script: list, tmp_path: Path, tiny_bench: Path, synthetic_env, monkeypatch, **llm) -> tuple:  # noqa: ANN001
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     with FakeOpenAI(script) as server:
-        ws = Workspace.open(tmp_path / "ws")
-        mem = Memory(ws.memory_path)
-        cfg = SearchConfig(
-            data=str(tiny_bench / "pool.jsonl"),
-            eval=str(tiny_bench / "eval.jsonl"),
+        loop = make_synthetic_loop(
+            tmp_path,
+            tiny_bench,
+            synthetic_env,
             ops=OPS,
             budget_probes=7,
             test_seeds=0,
             planner="llm",
             llm=LLMConfig(base_url=server.base_url, model="fake-model", **{"timeout_s": 5, "max_retries": 0, **llm}),
         )
-        loop = SearchLoop.create(ws, mem, cfg, quiet=True)
-        loop.env, loop.executor = synthetic_env, InProcessExecutor(synthetic_env)
+        ws, mem = loop.ws, loop.mem
         out = loop.run()
     assert out.status == "done"
     raw = ws.memory_path.read_bytes() + (

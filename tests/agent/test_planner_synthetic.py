@@ -7,10 +7,8 @@ from pathlib import Path
 import pytest
 
 from recipelab.agent.loop import SearchLoop
-from recipelab.config import SearchConfig
 from recipelab.executors import InProcessExecutor
-from recipelab.memory import Memory
-from recipelab.workspace import Workspace
+from tests.conftest import make_synthetic_loop
 
 # No proxy CLIP here (it trains a model): priors come from robust-outlier shares.
 OPS = [
@@ -30,18 +28,7 @@ OPS = [
 
 
 def run_search(tmp_path: Path, tiny_bench: Path, env, **kw) -> tuple[SearchLoop, object]:  # noqa: ANN001
-    ws = Workspace.open(tmp_path / "ws")
-    mem = Memory(ws.memory_path)
-    cfg = SearchConfig(
-        data=str(tiny_bench / "pool.jsonl"),
-        eval=str(tiny_bench / "eval.jsonl"),
-        test=str(tiny_bench / "test.jsonl"),
-        ops=OPS,
-        **kw,
-    )
-    loop = SearchLoop.create(ws, mem, cfg, quiet=True)
-    loop.env = env
-    loop.executor = InProcessExecutor(env)
+    loop = make_synthetic_loop(tmp_path, tiny_bench, env, ops=OPS, **kw)
     return loop, loop.run()
 
 
@@ -82,9 +69,9 @@ def test_resume_plans_identically_and_never_reruns(tmp_path: Path, tiny_bench: P
     calls = synthetic_env.calls
     mem = loop.mem
     mem.update_run(loop.run_id, budget={"probes": 14})
-    again = SearchLoop.resume(loop.ws, mem, loop.run_id, quiet=True)
-    again.env = synthetic_env
-    again.executor = InProcessExecutor(synthetic_env)
+    again = SearchLoop.resume(
+        loop.ws, mem, loop.run_id, env=synthetic_env, executor=InProcessExecutor(synthetic_env), quiet=True
+    )
     out = again.run()
     assert out.summary["probes"] == 14
     assert synthetic_env.calls - calls == 8  # only the new probes ran
@@ -93,17 +80,8 @@ def test_resume_plans_identically_and_never_reruns(tmp_path: Path, tiny_bench: P
 
 
 def test_directives_ban_and_budget_change_decisions(tmp_path: Path, tiny_bench: Path, synthetic_env) -> None:  # noqa: ANN001
-    ws = Workspace.open(tmp_path / "ws")
-    mem = Memory(ws.memory_path)
-    cfg = SearchConfig(
-        data=str(tiny_bench / "pool.jsonl"),
-        eval=str(tiny_bench / "eval.jsonl"),
-        ops=OPS,
-        budget_probes=10,
-        test_seeds=0,
-    )
-    loop = SearchLoop.create(ws, mem, cfg, quiet=True)
-    loop.env, loop.executor = synthetic_env, InProcessExecutor(synthetic_env)
+    loop = make_synthetic_loop(tmp_path, tiny_bench, synthetic_env, ops=OPS, budget_probes=10, test_seeds=0)
+    mem = loop.mem
     mem.add_directive(loop.run_id, "ban", {"op": "text_length_filter"}, source="cli")
     mem.add_directive(loop.run_id, "budget", {"delta": 2}, source="cli")
     mem.add_directive(loop.run_id, "ban", {"op": "no_such_filter"}, source="cli")

@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from recipelab.agent.loop import SearchLoop
-from recipelab.config import SearchConfig
-from recipelab.executors import InProcessExecutor
 from recipelab.memory import Memory
 from recipelab.workspace import Workspace
-from tests.conftest import SyntheticEnv
+from tests.conftest import SyntheticEnv, make_synthetic_loop
 
 #: Text that would run script if it reached the page unescaped.
 INJECTION = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -45,19 +42,8 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_bench: Path) -> 
     from recipelab.report import write_report
 
     root = tmp_path_factory.mktemp("report")
-    ws = Workspace.open(root / "ws")
-    mem = Memory(ws.memory_path)
-    cfg = SearchConfig(
-        data=str(tiny_bench / "pool.jsonl"),
-        eval=str(tiny_bench / "eval.jsonl"),
-        test=str(tiny_bench / "test.jsonl"),
-        ops=OPS,
-        budget_probes=18,
-        test_seeds=1,
-    )
-    loop = SearchLoop.create(ws, mem, cfg, quiet=True)
-    env = SyntheticEnv(tiny_bench)
-    loop.env, loop.executor = env, InProcessExecutor(env)
+    loop = make_synthetic_loop(root, tiny_bench, SyntheticEnv(tiny_bench), ops=OPS, budget_probes=18, test_seeds=1)
+    ws, mem = loop.ws, loop.mem
     # Steering from chat lands in the log before the first plan; hostile text must stay text.
     mem.add_directive(loop.run_id, "note", {"text": INJECTION}, source="chat")
     out = loop.run()
