@@ -26,6 +26,7 @@ demo: setup
 	@echo "report: $(VENV)/bin/recipelab report --workspace $(DEMO_DIR)/ws --out $(DEMO_DIR)/report.html"
 
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 lint: setup
