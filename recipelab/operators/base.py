@@ -26,6 +26,9 @@ from recipelab.data.sample import Sample
 
 MAXSIZE = sys.maxsize
 
+#: The ``any_or_all`` param of multi-image ops: keep a sample when any / all of its images pass.
+AnyOrAll = Literal["any", "all"]
+
 
 class OpParams(BaseModel):
     """Base for every op's parameter model: unknown fields are errors, not silently ignored."""

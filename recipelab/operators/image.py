@@ -16,7 +16,6 @@ import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -25,6 +24,7 @@ from pydantic import field_validator
 from recipelab.data.sample import Sample
 from recipelab.operators.base import (
     MAXSIZE,
+    AnyOrAll,
     Filter,
     OpParams,
     Stat,
@@ -35,7 +35,6 @@ from recipelab.operators.registry import register
 
 log = logging.getLogger(__name__)
 
-AnyOrAll = Literal["any", "all"]
 NAN = float("nan")
 
 

@@ -18,8 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from recipelab.data.sample import Sample
-from recipelab.operators.base import Filter, OpContext, OpParams, Stat, Stats, Threshold
-from recipelab.operators.image import AnyOrAll
+from recipelab.operators.base import AnyOrAll, Filter, OpContext, OpParams, Stat, Stats, Threshold
 from recipelab.operators.registry import register
 
 if TYPE_CHECKING:  # torch is imported only when a proxy is trained, so `recipelab ops list` stays fast

@@ -1,23 +1,14 @@
 """Text filters with Data-Juicer names, stat keys, params and defaults (data_juicer/ops/filter).
 
-Stats are computed on ``Sample.plain_text()`` (Data-Juicer's special tokens removed) and batched: a batch
-is turned into one array of code points (plus offsets) once, so character-level stats are numpy
-reductions over the whole batch, and n-gram repetition stats are a rolling hash plus one sort, with no
-per-character Python loop. Word-level stats use one compiled regex per text.
-
-Word splitting follows Data-Juicer's ``get_words_from_document`` + ``words_refinement``: split on ``' '``,
-``'\\n'`` and ``'\\t'`` only, strip Data-Juicer's ``SPECIAL_CHARACTERS`` from both ends of each word, drop
-words that become empty.
+Stats are computed on ``Sample.plain_text()`` (Data-Juicer's special tokens removed) and batched; the
+vectorised kernels (code point arrays, rolling n-gram hashes, word splitting, word lists) live in
+:mod:`recipelab.operators.text_kernels`, and this module keeps the op classes: params, registration,
+stat keys and thresholds. The kernels' public names stay importable from here.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import string
-from collections.abc import Callable, Sequence
-from functools import lru_cache
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -25,295 +16,32 @@ from pydantic import Field, field_validator, model_validator
 from recipelab.data.sample import Sample
 from recipelab.operators.base import MAXSIZE, Filter, OpParams, Stat, Stats, Threshold
 from recipelab.operators.registry import register
-
-RESOURCES_DIR = Path(__file__).parent / "resources"
-
-# --------------------------------------------------------------------------------------------------
-# Data-Juicer's SPECIAL_CHARACTERS (data_juicer/ops/common/special_characters.py): ASCII punctuation,
-# digits and whitespace, a list of other symbols, and every emoji. Data-Juicer takes the emoji from the
-# `emoji` package; we approximate them by the Unicode emoji / pictograph blocks (see EMOJI_RANGES).
-# --------------------------------------------------------------------------------------------------
-_MAIN_SPECIAL = string.punctuation + string.digits + string.whitespace
-_UNICODE_SPACES = (
-    "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b\u202f\u205f\u3000\ufffc"
+from recipelab.operators.text_kernels import (
+    EMOJI_RANGES,
+    RESOURCES_DIR,
+    SPECIAL_CHARACTERS,
+    WordBatch,
+    average_line_length,
+    char_entropy,
+    char_flags,
+    char_ratio,
+    character_repetition_ratio,
+    codepoints,
+    count_chars,
+    is_special_char,
+    load_words_asset,
+    maximum_line_length,
+    ngram_groups,
+    raw_words,
+    refined_words,
+    word_repetition_ratio,
+    words_list_ratio,
+    words_list_ratio_aug,
 )
-_OTHER_SPECIAL = (
-    _UNICODE_SPACES + "’“”–ー一▬…✦�£•€«»°·═×士＾˘⇓↓↑←→（）§″′´¿−±∈¢ø‚„½¼¾¹²³―⁃，ˌ¸‹›ʺˈʻ¦‐⠀‰‑≤≥‖"
-    "◆●■►▼▲▴∆▻¡★☆✱ːº。¯˜¥ɪ≈†上ン：∼⁄・♡✓⊕․．⋅÷１‟；،、¨ाাी्े◦˚゜ʼ≖ʼ¤ッツシ℃√！【】‿∞➤～πه۩☛₨➩☻๑٪♥ıॽ《‘©﴿٬？▷Г♫∟™ª₪®「—❖」﴾》"
-)
-#: Code point ranges standing in for the `emoji` package's single-code-point emoji.
-EMOJI_RANGES: tuple[tuple[int, int], ...] = (
-    (0x1F000, 0x1FAFF),  # mahjong/cards, enclosed alnum/ideographic supplements, pictographs, emoticons...
-    (0x2600, 0x27BF),  # misc symbols, dingbats
-    (0x2B05, 0x2B07),
-    (0x2B1B, 0x2B1C),
-    (0x2B50, 0x2B50),
-    (0x2B55, 0x2B55),
-    (0x231A, 0x231B),
-    (0x23E9, 0x23FA),
-    (0xFE0F, 0xFE0F),  # variation selector-16 (emoji presentation)
-    (0x200D, 0x200D),  # zero width joiner (inside emoji sequences)
-)
-SPECIAL_CHARACTERS: frozenset[str] = frozenset(_MAIN_SPECIAL + _OTHER_SPECIAL)
 
 
-def is_special_char(ch: str) -> bool:
-    if ch in SPECIAL_CHARACTERS:
-        return True
-    cp = ord(ch)
-    return any(lo <= cp <= hi for lo, hi in EMOJI_RANGES)
-
-
-def _special_class(exclude: str = "") -> str:
-    """The body of a regex character class matching SPECIAL_CHARACTERS (minus ``exclude``)."""
-    chars = "".join(sorted(c for c in SPECIAL_CHARACTERS if c not in exclude))
-    ranges = "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in EMOJI_RANGES)
-    return re.escape(chars) + ranges
-
-
-_WORD_SEPARATORS = " \n\t"  # Data-Juicer's split_on_whitespace(new_line=True, tab=True)
-# One match per refined word: start at a word start, skip leading special chars, capture up to the last
-# non-special char of the same word (trailing special chars are then skipped as non-word-starts).
-_REFINED_WORD_RE = re.compile(
-    rf"(?<![^ \n\t])[{_special_class(_WORD_SEPARATORS)}]*"
-    rf"([^ \n\t]*[^{_special_class(_WORD_SEPARATORS)} \n\t])"
-)
-_RAW_WORD_RE = re.compile(r"[^ \n\t]+")
-
-
-def refined_words(text: str, lower_case: bool = False) -> list[str]:
-    """Data-Juicer's ``words_refinement(split_on_whitespace(text), lower_case, SPECIAL_CHARACTERS)``."""
-    if lower_case:
-        text = text.lower()
-    return _REFINED_WORD_RE.findall(text)
-
-
-def raw_words(text: str) -> list[str]:
-    """Data-Juicer's ``split_on_whitespace(text, new_line=True, tab=True)``."""
-    return _RAW_WORD_RE.findall(text)
-
-
-# --------------------------------------------------------------------------------------------------
-# Batch helpers
-# --------------------------------------------------------------------------------------------------
 def _plain_texts(samples: Sequence[Sample]) -> list[str]:
     return [s.plain_text() for s in samples]
-
-
-def _lengths(items: Sequence[Sequence[object]] | Sequence[str]) -> np.ndarray:
-    return np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-
-
-def _offsets(lengths: np.ndarray) -> np.ndarray:
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return offsets
-
-
-def codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All texts' code points as one uint32 array, and offsets (text ``i`` owns ``cps[o[i]:o[i+1]]``)."""
-    joined = "".join(texts)
-    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return cps, _offsets(_lengths(texts))
-
-
-def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    cs = np.zeros(len(values) + 1, dtype=np.float64 if values.dtype.kind == "f" else np.int64)
-    np.cumsum(values, out=cs[1:])
-    return cs[offsets[1:]] - cs[offsets[:-1]]
-
-
-_BMP = 0x10000
-
-
-@lru_cache(maxsize=8)
-def _bmp_table(pred: Callable[[str], bool]) -> np.ndarray:
-    """``pred`` evaluated once for every Basic-Multilingual-Plane code point (built once per process)."""
-    return np.fromiter((pred(chr(c)) for c in range(_BMP)), dtype=bool, count=_BMP)
-
-
-def char_flags(cps: np.ndarray, pred: Callable[[str], bool]) -> np.ndarray:
-    """``pred(chr(c))`` for every code point: a table lookup for the BMP, per distinct char beyond."""
-    table = _bmp_table(pred)
-    bmp = cps < _BMP
-    if bmp.all():
-        return table[cps]
-    out = np.empty(len(cps), dtype=bool)
-    out[bmp] = table[cps[bmp]]
-    astral = cps[~bmp]
-    uniq, inv = np.unique(astral, return_inverse=True)
-    out[~bmp] = np.fromiter((pred(chr(c)) for c in uniq.tolist()), dtype=bool, count=len(uniq))[inv]
-    return out
-
-
-def count_chars(cps: np.ndarray, offsets: np.ndarray, pred: Callable[[str], bool]) -> np.ndarray:
-    """Per text, how many code points satisfy ``pred``."""
-    return _segment_sum(char_flags(cps, pred).astype(np.int64), offsets)
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den, 0.0 where den == 0 (Data-Juicer's convention for empty texts)."""
-    num = np.asarray(num, dtype=np.float64)
-    den = np.asarray(den, dtype=np.float64)
-    out = np.zeros(len(num), dtype=np.float64)
-    np.divide(num, den, out=out, where=den != 0)
-    return out
-
-
-_U64 = np.uint64
-_HASH_MULT = 0x100000001B3  # odd, so invertible modulo 2**64
-_HASH_MULT_INV = pow(_HASH_MULT, -1, 2**64)
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: spreads symbol ids over 64 bits before polynomial hashing."""
-    z = x.astype(np.uint64) + _U64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
-    return z ^ (z >> _U64(31))
-
-
-def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start index and length of each run of equal values in a sorted array."""
-    new = np.ones(len(sorted_keys), dtype=bool)
-    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    starts = np.flatnonzero(new)
-    return starts, np.diff(np.append(starts, len(sorted_keys)))
-
-
-def _sample_ids(offsets: np.ndarray) -> np.ndarray:
-    return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
-
-
-def ngram_groups(seq: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every distinct n-gram of every sequence: (sequence index, frequency).
-
-    ``seq`` holds integer symbols of all sequences back to back (``offsets`` as in :func:`codepoints`).
-    n-grams are compared through a polynomial hash of mixed symbols; the sequence index and 40 bits of
-    that hash are packed into one uint64 so that a single (SIMD) sort groups them. A collision needs two
-    distinct n-grams of the same text to share 40 hash bits: negligible at text sizes.
-    """
-    empty = np.zeros(0, dtype=np.int64)
-    m = len(seq) - n + 1
-    if m <= 0:
-        return empty, empty
-    x = _mix64(seq)
-    h = np.zeros(m, dtype=np.uint64)
-    mult = _U64(_HASH_MULT)
-    for k in range(n):
-        h = h * mult + x[k : k + m]
-    start_sid = _sample_ids(offsets)[:m]
-    valid = np.arange(m, dtype=np.int64) + n <= offsets[start_sid + 1]
-    sid = start_sid[valid]
-    h = h[valid]
-    if len(h) == 0:
-        return empty, empty
-    if len(offsets) - 1 < (1 << 24):
-        keys = np.sort((sid.astype(np.uint64) << _U64(40)) | (h >> _U64(24)))
-        starts, freq = _runs(keys)
-        return (keys[starts] >> _U64(40)).astype(np.int64), freq
-    order = np.lexsort((h, sid))  # huge batch: exact 64-bit keys, slower sort
-    sid, h = sid[order], h[order]
-    new = np.ones(len(h), dtype=bool)
-    new[1:] = (sid[1:] != sid[:-1]) | (h[1:] != h[:-1])
-    starts = np.flatnonzero(new)
-    return sid[starts], np.diff(np.append(starts, len(h)))
-
-
-def _is_word_separator(ch: str) -> bool:
-    return ch in _WORD_SEPARATORS
-
-
-class WordBatch:
-    """Refined words of a batch of texts, as spans into one code point array, with a 64-bit hash each.
-
-    Same words as :func:`refined_words` (Data-Juicer's split + ``words_refinement``), computed with array
-    operations over the whole batch: a word is a maximal run of non-separators; its refined form spans
-    from its first to its last non-special char; a run of special chars only is no word.
-    """
-
-    def __init__(self, texts: Sequence[str], lower_case: bool = False) -> None:
-        if lower_case:
-            texts = [t.lower() for t in texts]
-        cps, offsets = codepoints(texts)
-        self.n_texts = len(texts)
-        sep = char_flags(cps, _is_word_separator)
-        good = ~char_flags(cps, is_special_char)  # a good char is never a separator
-        prev_sep = np.ones(len(cps), dtype=bool)
-        prev_sep[1:] = sep[:-1]
-        prev_sep[offsets[:-1][offsets[:-1] < len(cps)]] = True  # a text start starts a word
-        token_id = np.cumsum(~sep & prev_sep)
-        gpos = np.flatnonzero(good)
-        tid = token_id[gpos]
-        starts, counts = _runs(tid)
-        self.begin = gpos[starts]
-        self.end = gpos[starts + counts - 1] + 1
-        self.word_sid = np.searchsorted(offsets, self.begin, side="right") - 1
-        self.counts = np.bincount(self.word_sid, minlength=self.n_texts).astype(np.int64)
-        self.offsets = _offsets(self.counts)
-        self._cps = cps
-
-    def hashes(self) -> np.ndarray:
-        """A 64-bit hash per word (equal words, equal hashes)."""
-        return _span_hashes(self._cps, self.begin, self.end)
-
-
-def _span_hashes(cps: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """sum_j mix(c_j) * M**(j - begin) over each span, mod 2**64, via prefix sums (M is invertible)."""
-    n = len(cps)
-    if n == 0 or len(begin) == 0:
-        return np.zeros(len(begin), dtype=np.uint64)
-    pw = np.full(n, _HASH_MULT, dtype=np.uint64)
-    pw[0] = 1
-    pw = np.cumprod(pw)
-    ipw = np.full(n, _HASH_MULT_INV, dtype=np.uint64)
-    ipw[0] = 1
-    ipw = np.cumprod(ipw)
-    prefix = np.zeros(n + 1, dtype=np.uint64)
-    np.cumsum(_mix64(cps) * pw, out=prefix[1:])
-    return (prefix[end] - prefix[begin]) * ipw[begin]
-
-
-@lru_cache(maxsize=16)
-def _word_hash_set(words: frozenset[str]) -> np.ndarray:
-    ordered = sorted(words)
-    cps, offsets = codepoints(ordered)
-    return np.unique(_span_hashes(cps, offsets[:-1], offsets[1:]))
-
-
-# --------------------------------------------------------------------------------------------------
-# Word lists (stopwords / flagged words)
-# --------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=16)
-def load_words_asset(words_type: str, words_dir: str | None = None) -> dict[str, frozenset[str]]:
-    """``{lang: words}`` from ``<words_type>_<lang>.txt`` files (one word a line) and from Data-Juicer's
-    JSON assets (files whose name contains ``words_type``, each ``{lang: [words]}``); plus ``"all"``."""
-    directory = Path(words_dir) if words_dir else RESOURCES_DIR
-    if not directory.is_dir():
-        raise ValueError(f"{words_type} directory {str(directory)!r} does not exist")
-    found: dict[str, set[str]] = {}
-    for path in sorted(directory.iterdir()):
-        if words_type not in path.name:
-            continue
-        if path.suffix == ".txt" and path.stem.startswith(words_type + "_"):
-            lang = path.stem[len(words_type) + 1 :]
-            words = {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
-            found.setdefault(lang, set()).update(w for w in words if w and not w.startswith("#"))
-        elif path.suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            for lang, words in data.items():
-                found.setdefault(lang, set()).update(words)
-    if not found:
-        raise ValueError(f"no {words_type} lists found in {str(directory)!r}")
-    out = {lang: frozenset(ws) for lang, ws in found.items()}
-    if "all" not in out:
-        out["all"] = frozenset().union(*found.values())
-    return out
-
-
-def _words_aug(words: list[str], group_sizes: Sequence[int], join_char: str) -> list[str]:
-    aug = [join_char.join(words[i : i + g]) for g in group_sizes for i in range(len(words) - g + 1)]
-    return words + aug
 
 
 # --------------------------------------------------------------------------------------------------
@@ -413,13 +141,7 @@ class WordRepetitionFilter(Filter):
     stat_params = ("lang", "tokenization", "rep_len")
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        n = self.params.rep_len
-        words = WordBatch(_plain_texts(samples), lower_case=True)
-        sid, freq = ngram_groups(words.hashes(), words.offsets, n)
-        k = len(samples)
-        rep = np.bincount(sid, weights=np.where(freq > 1, freq, 0), minlength=k)
-        total = np.bincount(sid, weights=freq, minlength=k)
-        return {"word_rep_ratio": Stat(_ratio(rep, total))}
+        return {"word_rep_ratio": Stat(word_repetition_ratio(_plain_texts(samples), self.params.rep_len))}
 
 
 class CharacterRepetitionParams(_RatioBounds):
@@ -441,20 +163,8 @@ class CharacterRepetitionFilter(Filter):
     stat_params = ("rep_len",)
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        k = len(samples)
-        cps, offsets = codepoints(_plain_texts(samples))
-        sid, freq = ngram_groups(cps, offsets, self.params.rep_len)
-        n_distinct = np.bincount(sid, minlength=k)
-        n_single = np.bincount(sid, weights=freq == 1, minlength=k).astype(np.int64)
-        total = np.bincount(sid, weights=freq, minlength=k)
-        n_top = np.minimum(np.floor(np.sqrt(n_distinct)).astype(np.int64), n_distinct - n_single)
-        order = np.lexsort((-freq, sid))
-        sid_o, freq_o = sid[order], freq[order]
-        first = _offsets(n_distinct)[:-1]
-        rank = np.arange(len(sid_o), dtype=np.int64) - first[sid_o]
-        take = rank < n_top[sid_o]
-        top = np.bincount(sid_o[take], weights=freq_o[take], minlength=k)
-        return {"char_rep_ratio": Stat(_ratio(top, total))}
+        ratios = character_repetition_ratio(_plain_texts(samples), self.params.rep_len)
+        return {"char_rep_ratio": Stat(ratios)}
 
 
 class SpecialCharactersParams(_RatioBounds):
@@ -473,9 +183,7 @@ class SpecialCharactersFilter(Filter):
     thresholds = _ratio_thresholds("special_char_ratio")
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        cps, offsets = codepoints(_plain_texts(samples))
-        n_special = count_chars(cps, offsets, is_special_char)
-        return {"special_char_ratio": Stat(_ratio(n_special, np.diff(offsets)))}
+        return {"special_char_ratio": Stat(char_ratio(_plain_texts(samples), is_special_char))}
 
 
 class AlphanumericParams(_TokenizationParams):
@@ -498,9 +206,7 @@ class AlphanumericFilter(Filter):
     stat_params = ("tokenization",)
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        cps, offsets = codepoints(_plain_texts(samples))
-        n_alnum = count_chars(cps, offsets, str.isalnum)
-        return {"alnum_ratio": Stat(_ratio(n_alnum, np.diff(offsets)))}
+        return {"alnum_ratio": Stat(char_ratio(_plain_texts(samples), str.isalnum))}
 
 
 class LineLengthParams(OpParams):
@@ -523,10 +229,7 @@ class AverageLineLengthFilter(Filter):
     )
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        texts = _plain_texts(samples)
-        lens = _lengths(texts)
-        n_lines = np.fromiter((len(t.splitlines()) for t in texts), dtype=np.int64, count=len(texts))
-        return {"avg_line_length": Stat(_ratio(lens, n_lines))}
+        return {"avg_line_length": Stat(average_line_length(_plain_texts(samples)))}
 
 
 @register
@@ -543,9 +246,10 @@ class MaximumLineLengthFilter(Filter):
     )
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        texts = _plain_texts(samples)
-        out = np.fromiter((max(map(len, t.splitlines()), default=0) for t in texts), dtype=np.int64, count=len(texts))
-        return {"max_line_length": Stat(out)}
+        return {"max_line_length": Stat(maximum_line_length(_plain_texts(samples)))}
+
+
+_WORDS_AUG_PARAMS = ("use_words_aug", "words_aug_group_sizes", "words_aug_join_char")
 
 
 class _WordsListParams(_TokenizationParams):
@@ -584,18 +288,8 @@ class _WordsListFilter(Filter):
         p = self.params
         texts = _plain_texts(samples)
         if not p.use_words_aug:
-            words = WordBatch(texts, lower_case=True)
-            hit = np.isin(words.hashes(), _word_hash_set(words_set))
-            n_hit = np.bincount(words.word_sid[hit], minlength=len(texts))
-            return np.minimum(_ratio(n_hit, words.counts), 1.0)
-        out = np.zeros(len(samples), dtype=np.float64)
-        for i, text in enumerate(texts):
-            words = refined_words(text, lower_case=True)
-            if p.use_words_aug:
-                words = _words_aug(words, p.words_aug_group_sizes, p.words_aug_join_char)
-            if words:
-                out[i] = min(sum(map(words_set.__contains__, words)) / len(words), 1.0)
-        return out
+            return words_list_ratio(texts, words_set)
+        return words_list_ratio_aug(texts, words_set, p.words_aug_group_sizes, p.words_aug_join_char)
 
 
 class StopwordsParams(_WordsListParams):
@@ -616,14 +310,7 @@ class StopWordsFilter(_WordsListFilter):
     Params = StopwordsParams
     stats_keys = ("stopwords_ratio",)
     thresholds = _ratio_thresholds("stopwords_ratio")
-    stat_params = (
-        "lang",
-        "tokenization",
-        "stopwords_dir",
-        "use_words_aug",
-        "words_aug_group_sizes",
-        "words_aug_join_char",
-    )
+    stat_params = ("lang", "tokenization", "stopwords_dir", *_WORDS_AUG_PARAMS)
     words_type = "stopwords"
     dir_param = "stopwords_dir"
 
@@ -649,14 +336,7 @@ class FlaggedWordFilter(_WordsListFilter):
     Params = FlaggedWordsParams
     stats_keys = ("flagged_words_ratio",)
     thresholds = _ratio_thresholds("flagged_words_ratio")
-    stat_params = (
-        "lang",
-        "tokenization",
-        "flagged_words_dir",
-        "use_words_aug",
-        "words_aug_group_sizes",
-        "words_aug_join_char",
-    )
+    stat_params = ("lang", "tokenization", "flagged_words_dir", *_WORDS_AUG_PARAMS)
     words_type = "flagged_words"
     dir_param = "flagged_words_dir"
 
@@ -694,38 +374,26 @@ class TextEntropyFilter(Filter):
     )
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        k = len(samples)
-        cps, offsets = codepoints(_plain_texts(samples))
-        out = np.zeros(k, dtype=np.float64)
-        if len(cps) == 0:
-            return {"text_entropy": Stat(out)}
-        lens = np.diff(offsets)
-        # dense ids of the distinct code points, without an argsort
-        present = np.zeros(int(cps.max()) + 1, dtype=np.int64)
-        present[cps] = 1
-        dense = (np.cumsum(present) - 1)[cps]
-        n_distinct = int(present.sum())
-        keys = np.sort(_sample_ids(offsets) * n_distinct + dense)
-        starts, counts = _runs(keys)
-        ksid = keys[starts] // n_distinct
-        p = counts / lens[ksid]
-        out = np.bincount(ksid, weights=-p * np.log2(p), minlength=k)
-        return {"text_entropy": Stat(np.maximum(out, 0.0))}
+        return {"text_entropy": Stat(char_entropy(_plain_texts(samples)))}
 
 
 __all__ = [
     "AlphanumericFilter",
     "AverageLineLengthFilter",
     "CharacterRepetitionFilter",
+    "EMOJI_RANGES",
     "FlaggedWordFilter",
     "MaximumLineLengthFilter",
+    "RESOURCES_DIR",
     "SPECIAL_CHARACTERS",
     "SpecialCharactersFilter",
     "StopWordsFilter",
     "TextEntropyFilter",
     "TextLengthFilter",
     "WordRepetitionFilter",
+    "WordBatch",
     "WordsNumFilter",
+    "char_flags",
     "codepoints",
     "count_chars",
     "is_special_char",
