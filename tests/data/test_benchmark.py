@@ -17,12 +17,19 @@ from recipelab.data.benchmark import (
     ATTRIBUTES,
     CLEAN,
     FAMILIES,
+    SCENARIOS,
     CorruptionRates,
+    FamilyStyle,
+    Scenario,
+    caption_key,
+    clean_ids,
+    get_scenario,
     load_truth,
     load_truth_rows,
     make_benchmark,
     oracle_ids,
     trap_ids,
+    truth_shares,
     zero_shot_prompt,
 )
 from recipelab.data.benchmark.scene import COLOURS
@@ -169,10 +176,10 @@ def test_truth(bench):
     assert set(t.label for t in truth.values()) <= {CLEAN, *FAMILIES}
     labels = load_truth(d / "truth.jsonl")
     assert labels == load_truth(d) and len(labels) == SIZE
-    oracle = oracle_ids(d)
-    assert oracle == [i for i, lab in labels.items() if lab == CLEAN]
+    clean = clean_ids(d)
+    assert clean == [i for i, lab in labels.items() if lab == CLEAN]
     traps = trap_ids(d)
-    assert traps and set(traps) <= set(oracle)
+    assert traps and set(traps) <= set(clean)
     assert all(truth[i].label == CLEAN for i in traps)
 
 
@@ -316,3 +323,184 @@ def test_zero_shot_prompts_cover_the_vocabulary():
         assert len(set(texts)) == len(texts), a
     with pytest.raises(ValueError):
         zero_shot_prompt("texture", "smooth")
+
+
+# ---- the default scenario is the pre-scenario generator, byte for byte ----------------------------------
+
+#: Digests of what `make_benchmark(size=300, n_eval=50, n_test=50, seed=3)` wrote before scenarios existed:
+#: the four JSONL files' bytes, and every image's decoded pixels (independent of the zlib build).
+GOLDEN_JSONL = "c72c930b91eb2e1406705de05259bef12ab2db3b6fe1f3da8cd63c4d61b58816"
+GOLDEN_PIXELS = "64d0250f4575d8955e70008fb424c78100098d29e406bd115a15ddededb66cd2"
+
+
+def _digests(d: Path) -> tuple[str, str]:
+    jl = hashlib.sha256()
+    for name in ("pool", "eval", "test", "truth"):
+        jl.update((d / f"{name}.jsonl").read_bytes())
+    px = hashlib.sha256()
+    for p in sorted((d / "images").rglob("*.png")):
+        with Image.open(p) as im:
+            px.update(str(p.relative_to(d)).encode())
+            px.update(repr(im.size).encode())
+            px.update(im.convert("RGB").tobytes())
+    return jl.hexdigest(), px.hexdigest()
+
+
+def test_default_scenario_matches_the_pre_scenario_generator(bench, tmp_path):
+    d, info, *_ = bench
+    assert info.scenario == "default" and not info.custom_rates
+    assert _digests(d) == (GOLDEN_JSONL, GOLDEN_PIXELS)
+    # naming the default explicitly, or passing its rates, changes nothing
+    make_benchmark(tmp_path / "x", size=SIZE, n_eval=N_EVAL, n_test=N_TEST, seed=3, workers=1, scenario="default")
+    for name in ("pool.jsonl", "truth.jsonl", "info.json", "README.md"):
+        assert (d / name).read_bytes() == (tmp_path / "x" / name).read_bytes(), name
+    assert SCENARIOS["default"].rates == CorruptionRates() and SCENARIOS["default"].style == FamilyStyle()
+
+
+# ---- scenarios ------------------------------------------------------------------------------------------
+
+
+def test_scenario_registry_and_unknown_name(tmp_path):
+    assert {"default", "no-mismatch", "mostly-clean", "traps", "mixed-6"} <= set(SCENARIOS)
+    assert all(name == s.name and s.summary for name, s in SCENARIOS.items())
+    assert get_scenario("traps") is SCENARIOS["traps"]
+    custom = Scenario(name="five-percent-mismatch", summary="t", rates=CorruptionRates().scaled(0, mismatch=0.05))
+    assert get_scenario(custom) is custom
+    with pytest.raises(ValueError, match=r"unknown benchmark scenario 'nope'; known: default, no-mismatch, "):
+        get_scenario("nope")
+    with pytest.raises(ValueError, match=r"known: .*mixed-6"):
+        make_benchmark(tmp_path / "never", size=50, n_eval=5, n_test=5, scenario="nope")
+    assert not (tmp_path / "never").exists()  # refused before writing anything
+
+
+def test_family_style_validated():
+    with pytest.raises(ValidationError):
+        FamilyStyle(ad_lines=(0, 2))
+    with pytest.raises(ValidationError):
+        FamilyStyle(ad_lines=(3, 2))
+    with pytest.raises(ValidationError):
+        FamilyStyle(strip_short_side=(0.4, 0.6))
+    with pytest.raises(ValidationError):
+        FamilyStyle(lowres_blur_share=1.5)
+
+
+SCEN_SIZE = 400
+
+
+@pytest.fixture(scope="module")
+def scenario_benches(tmp_path_factory):
+    out = {}
+    for name in ("no-mismatch", "mostly-clean", "traps", "mixed-6"):
+        d = tmp_path_factory.mktemp(name)
+        info = make_benchmark(d, size=SCEN_SIZE, n_eval=10, n_test=10, seed=5, workers=1, scenario=name)
+        out[name] = (d, info)
+    return out
+
+
+def _rows_by_kind(d: Path) -> dict[str, list[dict]]:
+    truth = {r.id: r for r in load_truth_rows(d)}
+    by: dict[str, list[dict]] = defaultdict(list)
+    for row in _read(d / "pool.jsonl"):
+        t = truth[row["id"]]
+        by[f"trap:{t.trap_kind}" if t.careless_trap else t.label].append(row)
+    return by
+
+
+@pytest.mark.parametrize("name", ["no-mismatch", "mostly-clean", "traps", "mixed-6"])
+def test_scenario_shares_follow_its_rates(scenario_benches, name):
+    d, info = scenario_benches[name]
+    rates = SCENARIOS[name].rates
+    shares = truth_shares(d)
+    for fam, rate in rates.families().items():
+        assert abs(shares.get(fam, 0.0) - rate) <= 1.5 / SCEN_SIZE, fam
+    for kind, rate in rates.traps().items():
+        assert abs(shares.get(f"trap:{kind}", 0.0) - rate) <= 1.5 / SCEN_SIZE, kind
+    assert abs((1 - shares[CLEAN]) - rates.noise()) <= 1.5 / SCEN_SIZE
+    assert info.scenario == name and not info.custom_rates and info.rates == rates
+    meta = json.loads((d / "info.json").read_text())
+    assert meta["scenario"] == name and meta["rates"] == rates.model_dump()
+    assert f"## Scenario: `{name}`" in (d / "README.md").read_text()
+
+
+def test_scenario_descriptions(scenario_benches):
+    nm = SCENARIOS["no-mismatch"].rates
+    assert nm.mismatch == nm.mild_mismatch == nm.gibberish_caption == 0 and 0.4 <= nm.noise() <= 0.5
+    assert abs(SCENARIOS["mostly-clean"].rates.noise() - 0.05) < 1e-9
+    tr = SCENARIOS["traps"].rates
+    assert sum(tr.traps().values()) >= 0.25 and 0.2 <= tr.noise() <= 0.3
+    m6 = SCENARIOS["mixed-6"]
+    assert m6.size == 6000 and 0.25 <= m6.rates.mismatch <= 0.35
+    six = {"mismatch", "near_duplicate", "blur", "short_caption", "boilerplate_caption", "extreme_aspect"}
+    assert {k for k, v in m6.rates.families().items() if v > 0} == six
+    assert sum(m6.rates.traps().values()) > 0
+
+
+def test_mixed6_family_looks(scenario_benches):
+    d, _ = scenario_benches["mixed-6"]
+    truth = {r.id: r for r in load_truth_rows(d)}
+    by = _rows_by_kind(d)
+    assert all(truth[r["id"]].detail.startswith("lowres") for r in by["blur"])  # heavy blur only
+    assert all(_plain(r).count("\n") == 1 for r in by["boilerplate_caption"])  # one ad sentence
+    for r in by["extreme_aspect"]:  # thin strips
+        w, h = _size(d, r)
+        assert max(w, h) / min(w, h) >= 4.5
+    assert all(len(_plain(r).split()) <= 2 for r in by["short_caption"])
+    terse = [len(_plain(r).split()) for r in by["trap:terse_caption"]]
+    assert terse and all(3 <= n <= 4 for n in terse)
+    assert min(len(_plain(r).split()) for r in by[CLEAN]) >= 5
+
+
+def test_custom_rates_are_recorded(tmp_path):
+    rates = CorruptionRates().scaled(0, mismatch=0.35)
+    info = make_benchmark(tmp_path, size=100, n_eval=5, n_test=5, seed=0, workers=1, rates=rates)
+    assert info.custom_rates and info.scenario == "default" and info.n_corrupted == 35
+    assert "(rates overridden)" in (tmp_path / "README.md").read_text()
+
+
+# ---- the oracle: the best pool the truth allows ---------------------------------------------------------
+
+
+def _fake_bench(d: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    """rows: (id, caption, label, detail); a row is a trap when its detail is `trap`."""
+    d.mkdir(parents=True, exist_ok=True)
+    with (d / "pool.jsonl").open("w") as f:
+        for rid, cap, _, _ in rows:
+            f.write(json.dumps({"id": rid, "text": f"{IMAGE_TOKEN} {cap} {EOC_TOKEN}", "images": []}) + "\n")
+    with (d / "truth.jsonl").open("w") as f:
+        for rid, _, label, detail in rows:
+            f.write(json.dumps({"id": rid, "label": label, "careless_trap": detail == "trap", "detail": detail}) + "\n")
+    return d
+
+
+def test_oracle_collapses_exact_duplicate_captions(tmp_path):
+    d = _fake_bench(
+        tmp_path,
+        [
+            ("a", "two red circles", CLEAN, ""),
+            ("b", "a blue star", "mismatch", ""),
+            ("c", "two  red circles ", CLEAN, "trap"),  # same caption after whitespace: collapsed, first kept
+            ("d", "a blue star", CLEAN, ""),  # repeats a noisy row's caption only: kept
+            ("e", "one green ring", "near_duplicate", "group:0"),
+            ("f", "one green ring", "near_duplicate", "group:0"),
+            ("g", "three stars", "near_duplicate", "group:1"),
+            ("h", "Two red circles", CLEAN, ""),  # differs in case: a different caption
+        ],
+    )
+    assert clean_ids(d) == ["a", "c", "d", "h"]
+    assert oracle_ids(d) == ["a", "d", "h"]
+    assert oracle_ids(d, keep_one_per_flood=True) == ["a", "d", "e", "g", "h"]
+
+
+def test_oracle_on_a_generated_benchmark(bench):
+    d, _, pool, truth, _ = bench
+    oracle = oracle_ids(d)
+    clean = clean_ids(d)
+    caps = {r["id"]: caption_key(r["text"]) for r in pool}
+    assert set(oracle) <= set(clean) and len(oracle) >= 0.95 * len(clean)
+    assert len({caps[i] for i in oracle}) == len(oracle)  # no two oracle rows share a caption
+    assert {caps[i] for i in oracle} == {caps[i] for i in clean}  # nothing but repeats dropped
+    order = [r["id"] for r in pool]
+    assert oracle == sorted(oracle, key=order.index)
+    floods = oracle_ids(d, keep_one_per_flood=True)
+    n_groups = len({truth[i].detail for i in truth if truth[i].label == "near_duplicate"})
+    assert set(oracle) <= set(floods) and len(floods) <= len(oracle) + n_groups

@@ -46,7 +46,7 @@ _BUSY_TAILS: tuple[str, ...] = (
     "a clean, detailed illustration in which each group of shapes keeps its own colour, size and place",
 )
 
-_BOILERPLATE: tuple[str, ...] = (
+BOILERPLATE_LINES: tuple[str, ...] = (
     "Copyright (c) 2019 All rights reserved. Unauthorized reproduction or distribution is prohibited.",
     "BUY NOW and get free shipping on all orders over $50! Limited time offer, terms and conditions apply.",
     "Click here to subscribe to our newsletter for exclusive deals, discounts and seasonal promotions.",
@@ -90,6 +90,24 @@ def simple_caption(scene: Scene, rng: np.random.Generator, template: int | None 
 def group_phrase(g: Group, rng: np.random.Generator) -> str:
     f = _group_fields(g, rng)
     return _fix_articles(f"{f['n']} {f['size']} {f['col']} {f['shp']} {f['pos']}")
+
+
+_TERSE_TEMPLATES: tuple[str, ...] = (
+    "{N} {col} {shp}",
+    "{size} {col} {shp}",
+    "{col} {shp} on {bg}",
+    "{N} {size} {col} {shp}",
+)
+
+
+def terse_caption(scene: Scene, rng: np.random.Generator) -> str:
+    """A correct but short caption (3-4 words, some attributes left out): a careless-filter trap.
+
+    It sits between the 1-2 word `short_caption` noise and the 5+ word clean captions, so a minimum
+    text length that removes the noise without touching these has to be chosen with care.
+    """
+    t = _TERSE_TEMPLATES[int(rng.integers(len(_TERSE_TEMPLATES)))]
+    return _fix_articles(t.format(bg=scene.background, **_group_fields(scene.groups[0], rng)))
 
 
 def busy_caption(scene: Scene, rng: np.random.Generator) -> str:
@@ -146,10 +164,11 @@ def short_caption(scene: Scene, rng: np.random.Generator) -> str:
     return str(rng.choice(options))
 
 
-def boilerplate_caption(caption: str, rng: np.random.Generator) -> str:
-    k = int(rng.integers(3, 7))
-    idx = rng.choice(len(_BOILERPLATE), size=k, replace=False)
-    return caption + "\n" + "\n".join(_BOILERPLATE[i] for i in idx)
+def boilerplate_caption(caption: str, rng: np.random.Generator, lines: tuple[int, int] = (3, 6)) -> str:
+    """The true caption followed by `lines[0]`..`lines[1]` distinct ad/legal lines (one per line)."""
+    k = int(rng.integers(lines[0], lines[1] + 1))
+    idx = rng.choice(len(BOILERPLATE_LINES), size=k, replace=False)
+    return caption + "\n" + "\n".join(BOILERPLATE_LINES[i] for i in idx)
 
 
 def gibberish_caption(rng: np.random.Generator) -> str:

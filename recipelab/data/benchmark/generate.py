@@ -10,9 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from recipelab.data.benchmark import captions as C
+from recipelab.data.benchmark.scenarios import CorruptionRates, FamilyStyle, Scenario, get_scenario
 from recipelab.data.benchmark.scene import (
     ATTRIBUTES,
     BACKGROUNDS,
@@ -27,9 +28,8 @@ from recipelab.data.benchmark.scene import (
     run_job,
     run_jobs,
 )
+from recipelab.data.benchmark.truth import CLEAN, TruthRow
 from recipelab.data.sample import EOC_TOKEN, IMAGE_TOKEN
-
-CLEAN = "clean"
 
 #: family -> (what it is, which statistic can see it)
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -43,59 +43,36 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "perceptual-hash duplicates",
     ),
     "blur": (
-        "half low-res (downscaled to ~8-12 px, upscaled back), half a moderate gaussian blur",
+        "half low-res (downscaled to ~8-12 px, upscaled back), half a moderate gaussian blur (all low-res in mixed-6)",
         "Laplacian-variance sharpness (the moderate half overlaps the clean range)",
     ),
-    "extreme_aspect": ("image squashed to an aspect ratio of 3-4 (e.g. 64x16, 20x64)", "image aspect ratio"),
+    "extreme_aspect": (
+        "image squashed to an aspect ratio of 3-4 (e.g. 64x16, 20x64; thinner strips in mixed-6)",
+        "image aspect ratio",
+    ),
     "tiny_image": ("image downscaled to ~12-20 px", "image width/height, file size"),
     "blank_image": ("constant or near-constant colour", "image entropy, file size"),
     "repetitive_caption": ("attribute words repeated ('red red red circles circles ...')", "word repetition"),
     "special_char_spam": ("runs of @#$%^&* between caption words", "special character ratio, alnum ratio"),
     "short_caption": ("one or two words ('red', 'circle')", "text length, word count"),
-    "boilerplate_caption": ("true caption followed by 3-6 lines of ad/legal boilerplate", "text length"),
+    "boilerplate_caption": (
+        "true caption followed by lines of ad/legal boilerplate (3-6 by default, 1 in mixed-6)",
+        "text length",
+    ),
     "gibberish_caption": ("random letters", "image-text similarity, vocabulary / language score"),
 }
 
 TRAPS: dict[str, str] = {
     "busy_scene": "clean 3-group scene with a long, detailed caption (a max text length filter removes it)",
     "small_image": "clean, sharp image of ~40 px (a careless min width/height filter removes it)",
+    "terse_caption": "clean, correct caption of 3-4 words, some attributes left out (a careless min length filter "
+    "removes it)",
 }
 
 
-class CorruptionRates(BaseModel):
-    """Fraction of the pool in each corruption family, plus the clean careless-filter traps (`trap_*`)."""
-
-    mismatch: float = Field(0.15, ge=0, le=1)
-    mild_mismatch: float = Field(0.03, ge=0, le=1)
-    near_duplicate: float = Field(0.06, ge=0, le=1)
-    blur: float = Field(0.05, ge=0, le=1)
-    extreme_aspect: float = Field(0.03, ge=0, le=1)
-    tiny_image: float = Field(0.025, ge=0, le=1)
-    blank_image: float = Field(0.02, ge=0, le=1)
-    repetitive_caption: float = Field(0.025, ge=0, le=1)
-    special_char_spam: float = Field(0.025, ge=0, le=1)
-    short_caption: float = Field(0.025, ge=0, le=1)
-    boilerplate_caption: float = Field(0.03, ge=0, le=1)
-    gibberish_caption: float = Field(0.02, ge=0, le=1)
-    trap_busy_scene: float = Field(0.03, ge=0, le=1)
-    trap_small_image: float = Field(0.03, ge=0, le=1)
-
-    def families(self) -> dict[str, float]:
-        """Corruption family -> rate (traps left out)."""
-        return {k: v for k, v in self.model_dump().items() if not k.startswith("trap_")}
-
-    def traps(self) -> dict[str, float]:
-        return {k.removeprefix("trap_"): v for k, v in self.model_dump().items() if k.startswith("trap_")}
-
-    @model_validator(mode="after")
-    def _sums(self) -> CorruptionRates:
-        total = sum(self.model_dump().values())
-        if total > 0.95:
-            raise ValueError(f"corruption + trap rates sum to {total:.3f}; they must leave clean samples (<= 0.95)")
-        return self
-
-
 class BenchmarkInfo(BaseModel):
+    """What was written, with the scenario and rates that made it (also in info.json and README.md)."""
+
     out_dir: Path
     pool: Path
     eval: Path
@@ -106,7 +83,11 @@ class BenchmarkInfo(BaseModel):
     n_test: int
     seed: int
     image_size: int
+    scenario: str = "default"
+    scenario_summary: str = ""
+    custom_rates: bool = False  # rates passed in place of the scenario's own
     rates: CorruptionRates
+    style: FamilyStyle = Field(default_factory=FamilyStyle)
     counts: dict[str, int]  # pool label -> rows ("clean" included; traps are clean)
     trap_counts: dict[str, int]  # trap kind -> rows
     n_clean: int
@@ -114,13 +95,6 @@ class BenchmarkInfo(BaseModel):
     corrupted_fraction: float
     attributes: dict[str, list[str]]  # eval/test `labels` vocabulary
     elapsed_s: float = Field(0.0, exclude=True)
-
-
-class TruthRow(BaseModel):
-    id: str
-    label: str
-    careless_trap: bool = False
-    detail: str = ""
 
 
 def _split_counts(rates: dict[str, float], size: int) -> dict[str, int]:
@@ -166,7 +140,7 @@ def _render_all(jobs: list[RenderJob], workers: int | None) -> list[str]:
 
 def make_benchmark(
     out_dir: Path,
-    size: int = 10000,
+    size: int | None = None,
     n_eval: int = 1000,
     n_test: int = 1000,
     seed: int = 0,
@@ -174,6 +148,7 @@ def make_benchmark(
     rates: CorruptionRates | None = None,
     workers: int | None = None,
     dj_tokens: bool = True,
+    scenario: str | Scenario = "default",
 ) -> BenchmarkInfo:
     """Write the noisy benchmark under `out_dir` and return what was written.
 
@@ -181,9 +156,18 @@ def make_benchmark(
     (one row per pool id), README.md, info.json and images/{pool,eval,test}/*.png. The output is
     byte-identical for the same arguments whatever the number of workers. `dj_tokens` wraps each
     caption as `<__dj__image> caption <|__dj__eoc|>` (Data-Juicer's image-text form).
+
+    `scenario` names a mix in `SCENARIOS` (or is a `Scenario`): its rates, its families' look and, when
+    `size` is None, its pool size. `rates`, when given, replace the scenario's rates (recorded as
+    `custom_rates`). The `default` scenario writes exactly what this function wrote before scenarios
+    existed, for the same seed.
     """
     t0 = time.perf_counter()
-    rates = rates or CorruptionRates()
+    scen = get_scenario(scenario)
+    custom_rates = rates is not None and rates != scen.rates
+    rates = rates or scen.rates
+    style = scen.style
+    size = scen.size if size is None else size
     if size < 1 or n_eval < 1 or n_test < 1:
         raise ValueError("size, n_eval and n_test must be >= 1")
     if image_size < 32:
@@ -236,6 +220,9 @@ def make_benchmark(
             scene = random_busy_scene(rng)
             cap = C.busy_caption(scene, rng)
             job = RenderJob(job.path, scene, S, seeds[i])
+        elif kind == "trap:terse_caption":
+            label, trap, detail = CLEAN, True, "terse_caption"
+            cap = C.terse_caption(scene, rng)
         elif kind == "trap:small_image":
             label, trap, detail = CLEAN, True, "small_image"
             side = int(round(S * rng.uniform(0.56, 0.69)))
@@ -258,7 +245,7 @@ def make_benchmark(
             job = RenderJob(job.path, scene, S, seeds[src], "noise", (int(rng.integers(4, 24)),), _seed(rng))
             detail = f"group:{dup_group[i]}"
         elif kind == "blur":
-            if rng.random() < 0.5:
+            if rng.random() < style.lowres_blur_share:
                 k = int(round(S * rng.uniform(0.125, 0.19)))
                 job = RenderJob(job.path, scene, S, seeds[i], "downup", (k,))
                 detail = f"lowres:{k}px"
@@ -267,7 +254,7 @@ def make_benchmark(
                 job = RenderJob(job.path, scene, S, seeds[i], "gauss", (radius,))
                 detail = f"gauss:{radius}"
         elif kind == "extreme_aspect":
-            short = int(round(S * rng.uniform(0.25, 0.32)))
+            short = int(round(S * rng.uniform(*style.strip_short_side)))
             wh = (S, short) if rng.random() < 0.5 else (short, S)
             job = RenderJob(job.path, scene, S, seeds[i], "resize", wh)
             detail = f"{wh[0]}x{wh[1]}"
@@ -288,7 +275,7 @@ def make_benchmark(
         elif kind == "short_caption":
             cap = C.short_caption(scene, rng)
         elif kind == "boilerplate_caption":
-            cap = C.boilerplate_caption(cap, rng)
+            cap = C.boilerplate_caption(cap, rng, style.ad_lines)
         elif kind == "gibberish_caption":
             cap = C.gibberish_caption(rng)
         else:
@@ -344,7 +331,11 @@ def make_benchmark(
         n_test=n_test,
         seed=seed,
         image_size=S,
+        scenario=scen.name,
+        scenario_summary=scen.summary,
+        custom_rates=custom_rates,
         rates=rates,
+        style=style,
         counts=ordered,
         trap_counts=trap_counts,
         n_clean=ordered[CLEAN],
@@ -372,25 +363,35 @@ def _readme(info: BenchmarkInfo) -> str:
         "`truth.jsonl` holds one row per pool id: `label` (`clean` or a family below), `careless_trap` and a "
         "`detail`. It is for scoring only; no recipe may read it.",
         "",
+        f"## Scenario: `{info.scenario}`" + (" (rates overridden)" if info.custom_rates else ""),
+        "",
+        info.scenario_summary or "-",
+        "",
+        "Family look: "
+        f"low-res share of blur {info.style.lowres_blur_share:g}, "
+        f"ad lines {info.style.ad_lines[0]}-{info.style.ad_lines[1]}, "
+        f"strip short side {info.style.strip_short_side[0]:g}-{info.style.strip_short_side[1]:g} of the long side.",
+        "",
         "## Corruption mix",
         "",
-        "| label | rows | share | what | seen by |",
-        "|---|---:|---:|---|---|",
-        f"| clean | {info.n_clean} | {info.n_clean / info.size:.1%} | correct caption of a sharp image "
+        "| label | rows | share | rate | what | seen by |",
+        "|---|---:|---:|---:|---|---|",
+        f"| clean | {info.n_clean} | {info.n_clean / info.size:.1%} | - | correct caption of a sharp image "
         "(careless-filter traps included) | - |",
     ]
+    fam_rates, trap_rates = info.rates.families(), info.rates.traps()
     for fam, (what, stat) in FAMILIES.items():
         n = info.counts.get(fam, 0)
-        lines.append(f"| {fam} | {n} | {n / info.size:.1%} | {what} | {stat} |")
+        lines.append(f"| {fam} | {n} | {n / info.size:.1%} | {fam_rates.get(fam, 0.0):g} | {what} | {stat} |")
     lines += [
         "",
         "## Careless-filter traps (clean, `careless_trap: true`)",
         "",
-        "| trap | rows | what |",
-        "|---|---:|---|",
+        "| trap | rows | rate | what |",
+        "|---|---:|---:|---|",
     ]
     for k, what in TRAPS.items():
-        lines.append(f"| {k} | {info.trap_counts.get(k, 0)} | {what} |")
+        lines.append(f"| {k} | {info.trap_counts.get(k, 0)} | {trap_rates.get(k, 0.0):g} | {what} |")
     lines += [
         "",
         "## Eval/test labels",
@@ -402,30 +403,6 @@ def _readme(info: BenchmarkInfo) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def load_truth_rows(path: str | Path) -> list[TruthRow]:
-    """Rows of `truth.jsonl` (`path` may be the benchmark folder)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "truth.jsonl"
-    with path.open(encoding="utf-8") as f:
-        return [TruthRow.model_validate_json(line) for line in f if line.strip()]
-
-
-def load_truth(path: str | Path) -> dict[str, str]:
-    """Pool id -> label (`clean` or a corruption family)."""
-    return {r.id: r.label for r in load_truth_rows(path)}
-
-
-def oracle_ids(out_dir: str | Path) -> list[str]:
-    """Ids of the clean pool rows (careless-filter traps included), in pool order."""
-    return [r.id for r in load_truth_rows(out_dir) if r.label == CLEAN]
-
-
-def trap_ids(out_dir: str | Path) -> list[str]:
-    """Ids of the clean rows that a careless filter removes."""
-    return [r.id for r in load_truth_rows(out_dir) if r.careless_trap]
 
 
 def zero_shot_prompt(attribute: str, value: str) -> str:
