@@ -112,7 +112,9 @@ def calibrate(
     return cal
 
 
-def score_run(ws: Workspace, memory: Memory, run_id: str, bench_dir: str | Path, quiet: bool = False) -> dict[str, Any]:
+def score_run(
+    ws: Workspace, memory: Memory, run_id: str, bench_dir: str | Path, quiet: bool = False, env: Any = None
+) -> dict[str, Any]:
     """Gap closed by a finished run on the test split: (final - no_filter) / (oracle - no_filter).
 
     The oracle (the clean pool from truth) is trained with the run's own probe settings and test seeds,
@@ -131,7 +133,8 @@ def score_run(ws: Workspace, memory: Memory, run_id: str, bench_dir: str | Path,
     test = (run.get("summary") or {}).get("test") or {}
     if not test.get("final", {}).get("mean") or not test.get("baseline", {}).get("mean"):
         raise ValueError(f"run {run_id} has no test-split result (run it with --test and --test-seeds >= 1)")
-    env = ProbeEnv.from_config(ProbeEnvConfig.for_run(cfg, ws, run_id), quiet=quiet)
+    if env is None:  # (tests give a synthetic env with the same interface)
+        env = ProbeEnv.from_config(ProbeEnvConfig.for_run(cfg, ws, run_id), quiet=quiet)
     clean = set(oracle_ids(bench_dir))
     oracle = [s.id for s in env.pool.samples if s.id in clean]
     size = cfg.probe.train_size or max(64, len(env.pool) // 3)

@@ -16,7 +16,7 @@ import numpy as np
 from recipelab.agent import analysis
 from recipelab.agent.plan import OpChoice
 from recipelab.agent.recorder import ProbeRecorder
-from recipelab.agent.state import SearchState, test_purpose
+from recipelab.agent.state import SearchState, scoring_purpose
 
 
 @dataclass
@@ -114,7 +114,7 @@ class EndGame:
         """The final recipe and the no-filter baseline on the test split, same seeds (paired)."""
         out: dict[str, Any] = {}
         for name, ch in (("final", choices), ("baseline", [])):
-            items = [(ch, k, test_purpose(name)) for k in range(self.test_seeds)]
+            items = [(ch, k, scoring_purpose(name)) for k in range(self.test_seeds)]
             ids = self.rec.submit(items, step, split="test")
             vals = [v for v in (self.rec.value(i) for i in ids) if v is not None]
             out[name] = {

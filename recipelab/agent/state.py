@@ -76,7 +76,7 @@ class SearchState:
 TEST_PURPOSE = "test:"
 
 
-def test_purpose(name: str) -> str:
+def scoring_purpose(name: str) -> str:
     """The purpose recorded for a test-split probe of ``name`` (``final``, ``baseline``, ...)."""
     return f"{TEST_PURPOSE}{name}"
 

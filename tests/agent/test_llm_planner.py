@@ -128,6 +128,11 @@ def test_rate_limit_is_retried_with_backoff(tmp_path, tiny_bench, synthetic_env,
         [{"status": 429, "retry_after": 0}, GOOD], tmp_path, tiny_bench, synthetic_env, monkeypatch, max_retries=2
     )
     assert "llm:image_sharpness_filter" in [e["purpose"] for e in mem.experiments(loop.run_id)]
+    # the 429 was retried by the client (same request again, marked as a retry), not answered by a fallback
+    assert len(server.requests) >= 2 and server.requests[1] == server.requests[0]
+    retry = {k.lower(): v for k, v in server.headers[1].items()}.get("x-stainless-retry-count")
+    assert retry == "1"
+    assert not fallbacks(mem, loop.run_id)
 
 
 def test_empty_choices_reply_falls_back(tmp_path, tiny_bench, synthetic_env, monkeypatch) -> None:  # noqa: ANN001

@@ -80,12 +80,17 @@ def test_kill_9_then_resume_loses_nothing(tiny_bench: Path, tmp_path: Path) -> N
     proc = start_search(tiny_bench, ws, budget=10)
     wait_for(lambda: (ws / "memory.sqlite").exists(), what="memory file")
     mem = Memory(ws / "memory.sqlite")
-    wait_for(lambda: done_count(mem, run_id_of(mem)) >= 3, what="3 finished probes")
+    wait_for(
+        lambda: done_count(mem, run_id_of(mem)) >= 3 and bool(mem.experiments(run_id_of(mem), status="running")),
+        what="3 finished probes and one running",
+    )
     rid = run_id_of(mem)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {e["id"]: (e["status"], e["primary_value"], e["attempts"]) for e in mem.experiments(rid)}
     assert (mem.get_run(rid) or {})["status"] == "running"  # what a crash leaves behind
+    # the kill landed mid-probe: a probe was running (else this test would not test the interruption)
+    assert [eid for eid, (st, _, _) in before.items() if st == "running"]
 
     res = cli("search", "--resume", rid, "--json", ws=ws)
     out, _ = res.communicate(timeout=600)
