@@ -1,137 +1,290 @@
-"""Search quality on the built-in benchmark: every strategy with the same probe budget.
+"""Search quality: every strategy, several search seeds, several benchmark scenarios, paired intervals.
 
-For each strategy and seed: `recipelab search` (budget 24 probes by default) on the benchmark's pool,
-then the final recipe's test metric, and gap closed = (final - no_filter) / (oracle - no_filter), with the
-oracle (clean pool from truth) trained with the same probe settings and test seeds.
+For each scenario (a pool made by `recipelab bench make --scenario NAME`), budget, strategy and search
+seed: one search (in this process, through the library), its final recipe scored on the test split by
+the run's own end game (test seeds ``seed*1000 + k``, the same for every strategy of that search seed),
+and gap closed = (final - no filter) / (oracle - no filter), with the oracle (the best pool the truth
+allows) trained once per (scenario, test seed) with the same probe settings and cached in the results.
 
-Run by hand: `python benchmarks/search_quality.py --bench DIR [--seeds 3] [--budget 24]`.
-Results are appended as each run finishes to benchmarks/results/search_quality.md (and .json).
+Anytime quality without spending the test split on every step: after each probe k the end game's
+choice among the first k probes (best lower confidence bound, eval split only) is taken, and its *eval*
+mean is normalised by the eval no-filter and eval oracle (the oracle models are scored on both splits).
+This is optimistic for every strategy alike (the chosen mean carries the winner's curse), so it ranks
+strategies' speed, not their final quality; the final quality is the test-split gap.
+
+Resumable: finished searches are found in the workspace memory (same scenario, budget, strategy, seed,
+probe settings and commit) and reused; an interrupted one is resumed. Every row records the commit it
+was measured with; rows from another commit are re-run unless --allow-stale.
+
+Run by hand (hours): `python benchmarks/search_quality.py --scenarios mixed-6,default --seeds 3 --budget 16`.
+Writes benchmarks/results/search_quality.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import math
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from scipy import stats as sstats
+
+from recipelab.agent import analysis
+from recipelab.agent.loop import SearchLoop
+from recipelab.agent.state import SearchState, load_state
+from recipelab.config import SearchConfig
+from recipelab.data.benchmark import make_benchmark, oracle_ids
+from recipelab.executors import ProbeEnv, ProbeEnvConfig
+from recipelab.memory import Memory
+from recipelab.trainers.base import ProbeSpec
+from recipelab.workspace import Workspace
 
 STRATEGIES = ["agent", "random", "optuna", "dj-sandbox", "k-sigma"]
+RESULTS = Path(__file__).parent / "results" / "search_quality"
+
+
+def commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def bench_dir(root: Path, scenario: str, size: int | None) -> Path:
+    d = root / (f"bench-{scenario}" + ("" if size is None else f"-{size}"))
+    if not (d / "truth.jsonl").exists():
+        print(f"[{scenario}] making the benchmark in {d}", flush=True)
+        make_benchmark(d, size=size, scenario=scenario, seed=0)
+    return d
+
+
+def search_config(bench: Path, strategy: str, seed: int, budget: int, test_seeds: int) -> SearchConfig:
+    return SearchConfig(
+        data=str(bench / "pool.jsonl"),
+        eval=str(bench / "eval.jsonl"),
+        test=str(bench / "test.jsonl"),
+        budget_probes=budget,
+        strategy=strategy,
+        planner="stat",
+        seed=seed,
+        test_seeds=test_seeds,
+    )
+
+
+def find_run(mem: Memory, cfg: SearchConfig, sha: str) -> dict[str, Any] | None:
+    """A run of this exact configuration made by this commit (the newest)."""
+    want = cfg.model_dump(mode="json")
+    for r in mem.list_runs():
+        c = dict(r.get("config") or {})
+        if c.pop("bench_commit", None) == sha and c == want:
+            return r
+    return None
+
+
+def run_search(ws: Workspace, mem: Memory, cfg: SearchConfig, sha: str) -> dict[str, Any]:
+    """Reuse a finished run, resume an interrupted one, or start one; returns the run row."""
+    row = find_run(mem, cfg, sha)
+    if row is not None and row["status"] == "done":
+        return row
+    if row is not None:
+        loop = SearchLoop.resume(ws, mem, row["id"], quiet=True)
+    else:
+        loop = SearchLoop.create(ws, mem, cfg, quiet=True)
+        run = mem.get_run(loop.run_id) or {}
+        mem.update_run(loop.run_id, config={**run["config"], "bench_commit": sha})
+    try:
+        loop.run()
+    finally:
+        loop.close()
+    return mem.get_run(loop.run_id) or {}
+
+
+def oracle_scores(ws: Workspace, bench: Path, cfg: SearchConfig, run_id: str, cache: dict[str, Any]) -> dict:
+    """Oracle (best pool the truth allows) on eval and test for the run's test seeds; cached by seed."""
+    key = f"{bench.name}:{cfg.seed}:{cfg.test_seeds}"
+    if key in cache:
+        return cache[key]
+    env = ProbeEnv.from_config(ProbeEnvConfig.for_run(cfg, ws, run_id), quiet=True)
+    keep = set(oracle_ids(bench))
+    ids = [s.id for s in env.pool.samples if s.id in keep]
+    size = max(64, len(env.pool) // 3)
+    out: dict[str, list[float]] = {"eval": [], "test": []}
+    for k in range(cfg.test_seeds):
+        spec = ProbeSpec(task=cfg.task, train_ids=ids, train_size=size, seed=cfg.seed * 1000 + k)
+        fitted = env.trainer.fit(spec, env.pool.samples)
+        for split in out:
+            metrics, _, _ = env.trainer.evaluate(fitted, env.splits[split].samples)
+            out[split].append(float(metrics[spec.primary_metric]))
+    cache[key] = out
+    return out
+
+
+def anytime(state: SearchState, eval_oracle: float) -> list[dict[str, float]]:
+    """Eval gap closed of the end game's choice after each probe (see the module docstring)."""
+    trials = sorted(state.trials, key=lambda t: t.id)
+    base = analysis.baseline(state)
+    if base is None:
+        return []
+    points = []
+    for k in range(1, len(trials) + 1):
+        sub = replace(state, trials=trials[:k])
+        ranked = analysis.ranked(sub)
+        if not ranked:
+            continue
+        best = ranked[0][0]
+        gap = (best.mean - base.mean) / (eval_oracle - base.mean) if eval_oracle > base.mean else float("nan")
+        points.append({"probes": k, "eval_gap": gap})
+    return points
+
+
+def probe_minutes(mem: Memory, run_id: str) -> float:
+    return sum((e.get("wall_time_s") or 0.0) for e in mem.experiments(run_id) if e.get("cached_from") is None) / 60
+
+
+def paired_interval(diffs: list[float], conf: float = 0.9) -> tuple[float, float, float]:
+    d = np.asarray(diffs, dtype=float)
+    if len(d) < 2:
+        return float(d.mean()) if len(d) else float("nan"), float("nan"), float("nan")
+    half = float(sstats.t.ppf(0.5 + conf / 2, len(d) - 1)) * float(d.std(ddof=1)) / math.sqrt(len(d))
+    return float(d.mean()), float(d.mean()) - half, float(d.mean()) + half
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bench", type=Path, required=True, help="folder made by `recipelab bench make`")
-    ap.add_argument("--workspace", type=Path, default=Path(".recipelab-bench"))
+    ap.add_argument("--scenarios", default="mixed-6,default")
+    ap.add_argument("--size", type=int, default=None, help="pool size (default: the scenario's own)")
+    ap.add_argument("--root", type=Path, default=Path(".recipelab-sq"), help="benchmarks and workspace go here")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--budget", type=int, default=24)
+    ap.add_argument("--budget", default="16", help="comma-separated probe budgets")
     ap.add_argument("--test-seeds", type=int, default=2)
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "search_quality")
+    ap.add_argument("--allow-stale", action="store_true", help="keep rows measured with another commit")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
-    env = {**os.environ, "RECIPELAB_WORKSPACE": str(args.workspace)}
-    results: list[dict] = []
+    sha = commit()
     jpath = args.out.with_suffix(".json")
-    if jpath.exists():
-        results = json.loads(jpath.read_text())
-    done = {(r["strategy"], r["seed"]) for r in results}
-    for seed in range(args.seeds):
-        for strategy in args.strategies.split(","):
-            if (strategy, seed) in done:
-                continue
-            t0 = time.time()
-            cmd = [
-                sys.executable,
-                "-m",
-                "recipelab",
-                "search",
-                "--data",
-                str(args.bench / "pool.jsonl"),
-                "--eval",
-                str(args.bench / "eval.jsonl"),
-                "--test",
-                str(args.bench / "test.jsonl"),
-                "--budget-probes",
-                str(args.budget),
-                "--strategy",
-                strategy,
-                "--planner",
-                "stat",
-                "--seed",
-                str(seed),
-                "--test-seeds",
-                str(args.test_seeds),
-                "--json",
-            ]
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if out.returncode != 0:
-                print(f"{strategy} seed {seed} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
-                continue
-            summary = json.loads(out.stdout)
-            score = subprocess.run(
-                [sys.executable, "-m", "recipelab", "bench", "score", summary["run_id"], str(args.bench), "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            if score.returncode != 0:
-                print(f"scoring {summary['run_id']} failed:\n{score.stderr[-2000:]}", file=sys.stderr)
-                continue
-            s = json.loads(score.stdout)
-            best = summary.get("best") or {}
-            results.append(
-                {
-                    "strategy": strategy,
-                    "seed": seed,
-                    "run_id": summary["run_id"],
-                    "test_final": s["final"],
-                    "test_no_filter": s["no_filter"],
-                    "test_oracle": s["oracle"],
-                    "gap_closed": s["gap_closed"],
-                    "eval_mean": best.get("eval_mean"),
-                    "kept": best.get("kept"),
-                    "pool": best.get("pool"),
-                    "recipe": best.get("description"),
-                    "probes": summary.get("probes"),
-                    "minutes": (time.time() - t0) / 60,
-                }
-            )
-            jpath.parent.mkdir(parents=True, exist_ok=True)
-            jpath.write_text(json.dumps(results, indent=2))
-            write_md(results, args)
-            print(
-                f"{strategy} seed {seed}: gap closed {s['gap_closed']:.2f} ({(time.time() - t0) / 60:.1f} min)",
-                flush=True,
-            )
-    write_md(results, args)
+    doc: dict[str, Any] = json.loads(jpath.read_text()) if jpath.exists() else {}
+    if doc.get("format") != 2:
+        doc = {"format": 2, "rows": [], "oracles": {}}
+    rows: list[dict[str, Any]] = [r for r in doc["rows"] if args.allow_stale or r["commit"] == sha]
+    doc["oracles"] = {k: v for k, v in doc["oracles"].items() if args.allow_stale or v.get("commit") == sha}
+    oracles = {k: v["scores"] for k, v in doc["oracles"].items()}
+    ws = Workspace.open(args.root / "ws")
+    mem = Memory(ws.memory_path)
+    budgets = [int(b) for b in args.budget.split(",")]
+    for scenario in args.scenarios.split(","):
+        bench = bench_dir(args.root, scenario, args.size)
+        for budget in budgets:
+            for seed in range(args.seeds):
+                for strategy in args.strategies.split(","):
+                    key = (scenario, budget, strategy, seed)
+                    if any((r["scenario"], r["budget"], r["strategy"], r["seed"]) == key for r in rows):
+                        continue
+                    t0 = time.time()
+                    cfg = search_config(bench, strategy, seed, budget, args.test_seeds)
+                    run = run_search(ws, mem, cfg, sha)
+                    summary = run.get("summary") or {}
+                    test = summary.get("test") or {}
+                    if not (test.get("final") or {}).get("mean"):
+                        print(f"{key}: no test result ({summary.get('reason')})", file=sys.stderr, flush=True)
+                        continue
+                    orc = oracle_scores(ws, bench, cfg, run["id"], oracles)
+                    doc["oracles"] = {k: {"scores": v, "commit": sha} for k, v in oracles.items()}
+                    f, b = float(test["final"]["mean"]), float(test["baseline"]["mean"])
+                    o = float(np.mean(orc["test"]))
+                    state = load_state(mem, run["id"])
+                    curve = anytime(state, float(np.mean(orc["eval"])))
+                    best = summary.get("best") or {}
+                    reach = next((p["probes"] for p in curve if p["eval_gap"] >= 0.8), None)
+                    rows.append(
+                        {
+                            "scenario": scenario, "budget": budget, "strategy": strategy, "seed": seed,
+                            "run_id": run["id"], "commit": sha, "test_final": f, "test_no_filter": b,
+                            "test_oracle": o, "gap_closed": (f - b) / (o - b) if o > b else None,
+                            "eval_mean": best.get("eval_mean"), "kept": best.get("kept"), "pool": best.get("pool"),
+                            "recipe": best.get("description"), "probes": summary.get("probes"),
+                            "probe_minutes": probe_minutes(mem, run["id"]), "anytime": curve,
+                            "probes_to_0.8_eval_gap": reach, "minutes": (time.time() - t0) / 60,
+                        }
+                    )  # fmt: skip
+                    doc["rows"] = rows
+                    doc["commit"] = sha
+                    jpath.parent.mkdir(parents=True, exist_ok=True)
+                    jpath.write_text(json.dumps(doc, indent=1))
+                    write_md(doc, args)
+                    g = rows[-1]["gap_closed"]
+                    print(f"{key}: gap closed {g if g is None else round(g, 2)} ({rows[-1]['minutes']:.1f} min)")
+    write_md(doc, args)
 
 
-def write_md(results: list[dict], args: argparse.Namespace) -> None:
+def write_md(doc: dict[str, Any], args: argparse.Namespace) -> None:
+    rows = doc["rows"]
+    commits = sorted({r["commit"] for r in rows})
     lines = [
-        "# Search quality on the built-in benchmark",
+        "# Search quality: strategies over search seeds and scenarios",
         "",
-        f"Budget {args.budget} probes per search; final recipe scored on the test split over {args.test_seeds} "
-        "seed(s); gap closed = (final - no_filter) / (oracle - no_filter), oracle = the clean pool from truth "
-        "with the same probe settings. One row per (strategy, search seed).",
+        f"Commit(s): {', '.join(commits) or '-'}. Written by `benchmarks/search_quality.py` (one invocation per "
+        f"commit; finished searches are reused from the memory). Test seeds per search: {args.test_seeds}. "
+        "Gap closed = (final - no filter) / (oracle - no filter) on the test split; the oracle is the clean pool "
+        "with exact-duplicate clean captions collapsed, same probe settings and test seeds. Paired differences "
+        "agent - baseline strategy are over search seeds (same seeds, same test seeds), with a 90% t interval; "
+        '"beats" only where the interval excludes 0.',
         "",
-        "| strategy | seed | test final | no filter | oracle | gap closed | kept | probes | minutes | recipe |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for r in results:
-        lines.append(
-            f"| {r['strategy']} | {r['seed']} | {r['test_final']:.4f} | {r['test_no_filter']:.4f} | "
-            f"{r['test_oracle']:.4f} | {r['gap_closed']:.2f} | {r['kept']}/{r['pool']} | {r['probes']} | "
-            f"{r['minutes']:.1f} | {r['recipe']} |"
-        )
-    lines += ["", "| strategy | runs | mean gap closed | min | max |", "|---|---:|---:|---:|---:|"]
-    for st in STRATEGIES:
-        g = [r["gap_closed"] for r in results if r["strategy"] == st and r["gap_closed"] is not None]
-        if g:
-            lines.append(f"| {st} | {len(g)} | {np.mean(g):.2f} | {min(g):.2f} | {max(g):.2f} |")
+    for scenario in dict.fromkeys(r["scenario"] for r in rows):
+        for budget in sorted({r["budget"] for r in rows if r["scenario"] == scenario}):
+            sel = [r for r in rows if r["scenario"] == scenario and r["budget"] == budget]
+            lines += [
+                f"## {scenario}, budget {budget}",
+                "",
+                "| strategy | seeds | gap closed (mean ± sd) | test final | probes to 0.8 eval gap (median) "
+                "| probe min (mean) |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
+            by = {s: sorted((r for r in sel if r["strategy"] == s), key=lambda r: r["seed"]) for s in STRATEGIES}
+            for s, rs in by.items():
+                g = [r["gap_closed"] for r in rs if r["gap_closed"] is not None]
+                if not g:
+                    continue
+                reach = [r["probes_to_0.8_eval_gap"] for r in rs if r["probes_to_0.8_eval_gap"] is not None]
+                sd = f" ± {np.std(g, ddof=1):.2f}" if len(g) > 1 else ""
+                lines.append(
+                    f"| {s} | {len(g)} | {np.mean(g):.2f}{sd} | {np.mean([r['test_final'] for r in rs]):.4f} | "
+                    f"{(np.median(reach) if reach else float('nan')):.0f} ({len(reach)}/{len(rs)} reached) | "
+                    f"{np.mean([r['probe_minutes'] for r in rs]):.1f} |"
+                )
+            agent = {r["seed"]: r for r in by.get("agent", []) if r["gap_closed"] is not None}
+            comp = []
+            for s, rs in by.items():
+                if s == "agent":
+                    continue
+                diffs = [agent[r["seed"]]["gap_closed"] - r["gap_closed"] for r in rs
+                         if r["seed"] in agent and r["gap_closed"] is not None]  # fmt: skip
+                if len(diffs) < 2:
+                    continue
+                m, lo, hi = paired_interval(diffs)
+                verdict = "agent beats it" if lo > 0 else "it beats the agent" if hi < 0 else "no measurable difference"
+                comp.append(f"| agent - {s} | {len(diffs)} | {m:+.2f} | [{lo:+.2f}, {hi:+.2f}] | {verdict} |")
+            if comp:
+                lines += ["", "| paired difference (gap closed) | seeds | mean | 90% interval | verdict |",
+                          "|---|---:|---:|---|---|", *comp]  # fmt: skip
+            lines += ["", "| strategy | seed | gap closed | test final | no filter | oracle | kept | recipe |",
+                      "|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+            for r in sorted(sel, key=lambda r: (STRATEGIES.index(r["strategy"]), r["seed"])):
+                g = "n/a" if r["gap_closed"] is None else f"{r['gap_closed']:.2f}"
+                lines.append(
+                    f"| {r['strategy']} | {r['seed']} | {g} | {r['test_final']:.4f} | {r['test_no_filter']:.4f} | "
+                    f"{r['test_oracle']:.4f} | {r['kept']}/{r['pool']} | {r['recipe']} |"
+                )
+            lines.append("")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
