@@ -1,0 +1,104 @@
+"""``recipelab analyze`` and ``recipelab apply``: a dataset's stats, and a recipe applied to a dataset.
+
+Both jobs (read, compute cached stats, write files) live in `recipelab.describe`; this module parses and
+prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, cast
+
+import typer
+from rich.table import Table
+
+from recipelab.cli._common import JsonOpt, OnErrorOpt, WorkspaceOpt, fail, out, print_json, say, split_csv
+
+if TYPE_CHECKING:
+    from recipelab.data.reader import OnError
+
+
+def analyze(
+    data: Annotated[Path, typer.Argument(help="Dataset: JSONL, Parquet, or a folder of image+txt pairs.")],
+    ops: Annotated[
+        str | None, typer.Option("--ops", help="Comma-separated op names (default: all filters and dedups).")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for describe.csv, histograms, heatmap.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes for image ops.")] = 2,
+    on_error: OnErrorOpt = "skip",
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute (or load cached) stats of every op and describe their distributions."""
+    from recipelab.describe import analyze_to_folder
+    from recipelab.operators.registry import UnknownOperatorError
+    from recipelab.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    try:
+        rep = analyze_to_folder(
+            ws, data, split_csv(ops), out_dir, workers=workers, on_error=cast("OnError", on_error), quiet=as_json
+        )
+    except (UnknownOperatorError, ValueError) as e:
+        fail(str(e))
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    t = Table(
+        title=f"{data} — {rep.samples} samples ({rep.rejected} rejected), stats in {rep.seconds:.1f}s "
+        f"(cache {rep.cache_hits} hit / {rep.cache_misses} computed)"
+    )
+    cols = ("mean", "std", "q05", "q25", "q50", "q75", "q95")
+    t.add_column("stat")
+    for c in ("count", *cols):
+        t.add_column(c, justify="right")
+    for stat, row in rep.analysis.describe.iterrows():
+        t.add_row(str(stat), str(row["count"]), *[f"{row.get(c, float('nan')):.4g}" for c in cols])
+    out.print(t)
+    for name, n in rep.analysis.duplicates.items():
+        say(f"{name}: {n} duplicate(s) would be removed from the whole pool")
+    say(f"wrote {rep.out_dir}/describe.csv, stats.csv and {len(rep.plots)} plot(s)", markup=False)
+
+
+def _print_removed(removed: list[tuple[str, int]], total: int, kept: int, title: str) -> None:
+    t = Table(title=title)
+    t.add_column("#", justify="right")
+    t.add_column("op")
+    t.add_column("removed", justify="right")
+    t.add_column("remaining", justify="right")
+    left = total
+    for i, (name, n) in enumerate(removed, start=1):
+        left -= n
+        t.add_row(str(i), name, str(n), str(left))
+    t.add_row("", "[bold]kept[/bold]", "", f"[bold]{kept}[/bold] of {total} ({100 * kept / max(total, 1):.1f}%)")
+    out.print(t)
+
+
+def apply(
+    recipe: Annotated[Path, typer.Argument(help="Data-Juicer recipe YAML.")],
+    data: Annotated[Path, typer.Argument(help="Dataset to filter.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output JSONL of the kept samples.")],
+    export_stats: Annotated[
+        bool, typer.Option("--export-stats", help="Write each sample's stats under __dj__stats__.")
+    ] = False,
+    workers: Annotated[int, typer.Option("--workers")] = 2,
+    on_error: OnErrorOpt = "skip",
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply a recipe: write the kept samples and print how many each op removed."""
+    from recipelab.describe import apply_to_file
+    from recipelab.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    try:
+        rep = apply_to_file(
+            ws, recipe, data, out_path, export_stats, workers=workers, on_error=cast("OnError", on_error), quiet=as_json
+        )
+    except ValueError as e:  # RecipeError, DataError
+        fail(str(e))
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    _print_removed(rep.removed, rep.total, rep.kept, f"{recipe.name} on {data.name}")
+    say(f"wrote {rep.kept} samples to {out_path}", markup=False)

@@ -1,0 +1,236 @@
+"""``recipelab search`` (the autonomous loop, with its live view) and ``recipelab probe`` (one recipe, one probe).
+
+The loop itself does its bookkeeping (a Ctrl-C marks the run interrupted and resumable, bad input marks
+it failed); this module builds the configuration from flags, shows progress and prints the outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from recipelab.cli._common import (
+    JsonOpt,
+    TaskOpt,
+    WorkspaceOpt,
+    err,
+    fail,
+    open_workspace,
+    out,
+    print_json,
+    say,
+    split_csv,
+    warn,
+)
+from recipelab.cli._progress import ProgressView, print_outcome
+
+# ============================================================================ search
+
+
+def search(
+    data: Annotated[str | None, typer.Option("--data", help="Pool to search over (JSONL/Parquet/folder).")] = None,
+    eval_path: Annotated[str | None, typer.Option("--eval", help="Clean split that scores probes.")] = None,
+    test: Annotated[str | None, typer.Option("--test", help="Clean split for the final report only.")] = None,
+    task: TaskOpt = None,
+    budget_probes: Annotated[int | None, typer.Option("--budget-probes", help="Probes to spend (default 24).")] = None,
+    budget_minutes: Annotated[float | None, typer.Option("--budget-minutes", help="Wall-time budget.")] = None,
+    budget_tokens: Annotated[int | None, typer.Option("--budget-tokens", help="LLM token budget.")] = None,
+    planner: Annotated[str | None, typer.Option("--planner", help="auto | stat | llm")] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="agent | random | optuna | dj-sandbox | k-sigma")
+    ] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Probes at once (local processes).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Training steps per probe.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Training batch size per probe.")] = None,
+    train_size: Annotated[int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")] = None,
+    test_seeds: Annotated[int | None, typer.Option("--test-seeds", help="Seeds for the final test scoring.")] = None,
+    ops: Annotated[str | None, typer.Option("--ops", help="Comma-separated candidate ops.")] = None,
+    on_leak: Annotated[
+        str | None,
+        typer.Option(
+            "--on-leak",
+            help="Pool rows whose image is byte-identical to an eval/test image: drop (default; a warning "
+            "counts them and the run records them) or fail (refuse such a pool).",
+        ),
+    ] = None,
+    optuna_storage: Annotated[
+        str | None,
+        typer.Option(
+            "--optuna-storage",
+            help="Optuna storage URL, any RDB URL (default: env RECIPELAB_OPTUNA_STORAGE, else the workspace's "
+            "optuna.sqlite). A resumed run keeps its own.",
+        ),
+    ] = None,
+    llm_base_url: Annotated[str | None, typer.Option("--llm-base-url", help="OpenAI-compatible endpoint.")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file with any of these settings.")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue the run with this id ('latest').")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search autonomously for the best recipe within a budget (resumable)."""
+    from recipelab.agent.loop import SearchLoop, start_run
+    from recipelab.config import build_search_config, load_config_file
+
+    view = ProgressView("none" if as_json else ("live" if err.is_terminal else "lines"))
+    kw: dict[str, Any] = {"quiet": as_json, "console": err, "on_update": view}
+    if resume:
+        if optuna_storage:
+            warn("--optuna-storage is ignored with --resume: a run keeps the storage it was started with")
+        o = open_workspace(workspace, run=resume)
+        try:
+            loop = SearchLoop.resume(o.ws, o.mem, o.run_id, **kw)
+        except (KeyError, ValueError) as e:
+            fail(str(e).strip("'\""))
+        _say_run_id(loop.run_id, o.ws.root, as_json)
+    else:
+        overrides = {
+            "data": data,
+            "eval": eval_path,
+            "test": test,
+            "task": task,
+            "budget_probes": budget_probes,
+            "budget_minutes": budget_minutes,
+            "budget_tokens": budget_tokens,
+            "planner": planner,
+            "strategy": strategy,
+            "workers": workers,
+            "seed": seed,
+            "probe.steps": steps,
+            "probe.batch_size": batch_size,
+            "probe.train_size": train_size,
+            "test_seeds": test_seeds,
+            "ops": split_csv(ops),
+            "on_leak": on_leak,
+            "optuna_storage": optuna_storage,
+            "llm.base_url": llm_base_url,
+            "llm.model": llm_model,
+        }
+        try:
+            file_data = load_config_file(config)
+            if not (data or file_data.get("data")) or not (eval_path or file_data.get("eval")):
+                fail("--data and --eval are required (or --resume RUN_ID)")
+            cfg = build_search_config(file_data, overrides, source=str(config or "flags"))
+        except ValueError as e:  # ConfigError
+            fail(str(e))
+        o = open_workspace(workspace, optuna_storage=cfg.optuna_storage)
+        run_id = start_run(o.mem, cfg)
+        _say_run_id(run_id, o.ws.root, as_json)
+        try:
+            loop = SearchLoop.build(o.ws, o.mem, run_id, cfg, **kw)
+        except ValueError as e:  # unreadable data, --on-leak fail, ...: the run stays listed, as failed
+            o.mem.set_run_status(run_id, "failed")
+            o.mem.log_event(run_id, "error", f"run failed: {e}")
+            fail(str(e))
+    ws_flag = f" --workspace {o.ws.root}" if workspace else ""
+    try:
+        with view.showing():
+            outcome = loop.run()
+    except KeyboardInterrupt:
+        err.print(
+            f"\n[yellow]interrupted.[/yellow] resume with: recipelab search --resume {loop.run_id}{ws_flag}",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    except ValueError as e:  # DataError, RecipeError, ...: the loop marked the run failed
+        fail(str(e))
+    finally:
+        loop.close()
+    if as_json:
+        print_json({"run_id": outcome.run_id, "status": outcome.status, "run_dir": outcome.run_dir, **outcome.summary})
+        return
+    print_outcome(outcome, ws_flag)
+
+
+def _say_run_id(run_id: str, root: Path, as_json: bool) -> None:
+    """The run id comes first, before any slow set-up (on stderr under --json: stdout stays one document)."""
+    (err if as_json else out).print(f"run id: {run_id}  (workspace {root})", highlight=False, soft_wrap=True)
+
+
+# ============================================================================ probe
+
+
+def probe(
+    recipe: Annotated[Path, typer.Option("--recipe", help="Data-Juicer recipe YAML.")],
+    data: Annotated[str, typer.Option("--data", help="Pool.")],
+    eval_path: Annotated[str, typer.Option("--eval", help="Clean eval split.")],
+    task: TaskOpt = "clip",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    steps: Annotated[int | None, typer.Option("--steps")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size")] = None,
+    image_size: Annotated[
+        int | None, typer.Option("--image-size", help="Probe image side in pixels (default 32).")
+    ] = None,
+    train_size: Annotated[int | None, typer.Option("--train-size", help="Samples per probe (default pool/3).")] = None,
+    checkpoint: Annotated[str | None, typer.Option("--checkpoint", help="Local CLIP checkpoint folder.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply a recipe, train one probe, evaluate, store the result (an ad-hoc run, never 'latest').
+
+    The headline is named: ``primary_metric`` (clip: ``mean_recall``, the mean of image->text and
+    text->image recall@1 and recall@5, four numbers) and ``primary_value``; ``--json`` prints each metric
+    once, under ``metrics``.
+    """
+    from recipelab.agent.runs import probe_recipe
+    from recipelab.config import build_search_config
+    from recipelab.describe import metric_meaning, probe_document
+
+    overrides = {
+        "data": data,
+        "eval": eval_path,
+        "task": task,
+        "budget_probes": 1,
+        "seed": 0,
+        "probe.steps": steps,
+        "probe.batch_size": batch_size,
+        "probe.image_size": image_size,
+        "probe.train_size": train_size,
+        "probe.checkpoint": checkpoint,
+        "strategy": "agent",
+        "planner": "stat",
+    }
+    try:
+        cfg = build_search_config({}, overrides, source="flags")
+    except ValueError as e:  # ConfigError
+        fail(str(e))
+    o = open_workspace(workspace)
+    try:
+        run_id, exp, pool_size = probe_recipe(o.ws, o.mem, cfg, recipe, seed=seed, quiet=as_json)
+    except ValueError as e:  # RecipeError, DataError, LeakageError: the run is marked failed
+        fail(str(e))
+    if exp is None:
+        fail("the recipe could not be probed (see `recipelab logs`)")
+    doc = probe_document(run_id, exp, pool_size)
+    if as_json:
+        print_json(doc)
+        return
+    if doc["status"] != "done":
+        err.print(f"[red]probe failed:[/red] {doc['error']}", highlight=False)
+        raise typer.Exit(1)
+    t = Table(
+        title=f"probe #{doc['experiment']} (run {run_id}) — kept {doc['kept']} of {pool_size}"
+        + (" — cached result" if doc["cache_hit"] else "")
+    )
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_column("meaning")
+    for k, v in sorted(doc["metrics"].items()):
+        primary = k == doc["primary_metric"]
+        t.add_row(
+            f"[bold]{k}[/bold] (primary)" if primary else k,
+            f"{v:.4f}" if isinstance(v, (int, float)) else str(v),
+            metric_meaning(k),
+            style="bold" if primary else None,
+        )
+    out.print(t)
+    res = doc["result"]
+    if res:
+        say(
+            f"train {res.get('train_size')} samples ({'undersized' if res.get('undersized') else 'full size'}), "
+            f"{res.get('wall_time_s', 0):.1f}s on {res.get('device')}"
+        )
