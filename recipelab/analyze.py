@@ -6,9 +6,11 @@ part of the state.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,10 @@ from recipelab.data.reader import Dataset
 from recipelab.operators.base import Deduplicator, Filter, Operator, Stats
 from recipelab.operators.registry import all_ops, create_op
 from recipelab.operators.stats import StatsCache, compute_pipeline_stats
+
+if TYPE_CHECKING:
+    from recipelab.data.reader import OnError
+    from recipelab.workspace import Workspace
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
@@ -118,3 +124,74 @@ def write_plots(analysis: Analysis, out: Path) -> list[Path]:
         plt.close(fig)
         files.append(p)
     return files
+
+
+@dataclass
+class AnalyzeReport:
+    """What `analyze_to_folder` computed and wrote."""
+
+    data: Path
+    samples: int
+    rejected: int
+    fingerprint: str
+    analysis: Analysis
+    out_dir: Path
+    plots: list[Path]
+    seconds: float
+    cache_hits: int
+    cache_misses: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": str(self.data),
+            "samples": self.samples,
+            "rejected": self.rejected,
+            "fingerprint": self.fingerprint,
+            "describe": self.analysis.describe.reset_index().to_dict(orient="records"),
+            "duplicates": self.analysis.duplicates,
+            "out": str(self.out_dir),
+            "plots": [str(p) for p in self.plots],
+            "seconds": self.seconds,
+            "cache": {"hits": self.cache_hits, "misses": self.cache_misses},
+        }
+
+
+def analyze_to_folder(
+    ws: Workspace,
+    data: str | Path,
+    ops: list[str] | None = None,
+    out_dir: Path | None = None,
+    workers: int = 2,
+    on_error: OnError = "skip",
+    quiet: bool = False,
+) -> AnalyzeReport:
+    """Read a dataset, compute (or load cached) the stats of ``ops`` (default: every filter and dedup) and
+    write describe.csv, stats.csv and the plots to ``out_dir`` (default ``<workspace>/analysis/<fp>``).
+
+    Raises `UnknownOperatorError` (a KeyError) before reading anything, `DataError` on bad rows.
+    """
+    from recipelab.operators.registry import create_op
+
+    op_list = [create_op(n) for n in ops] if ops else default_analysis_ops()
+    ds = ws.read(data, on_error=on_error, quiet=quiet)
+    cache = ws.stats_cache()
+    t0 = time.perf_counter()
+    an = analyze_dataset(ds, op_list, cache, workers=workers, quiet=quiet)
+    secs = time.perf_counter() - t0
+    out_dir = out_dir or (ws.root / "analysis" / ds.fingerprint[:12])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    an.describe.to_csv(out_dir / "describe.csv")
+    an.table.to_csv(out_dir / "stats.csv")
+    plots = write_plots(an, out_dir)
+    return AnalyzeReport(
+        data=Path(data),
+        samples=len(ds),
+        rejected=len(ds.rejects),
+        fingerprint=ds.fingerprint,
+        analysis=an,
+        out_dir=out_dir,
+        plots=plots,
+        seconds=secs,
+        cache_hits=cache.hits,
+        cache_misses=cache.misses,
+    )

@@ -1,4 +1,4 @@
-"""What the command line shows, as plain data: operators, recipes, metrics, a probe's result, and the
+"""What the command line shows, as plain data: operators, recipes, metrics and a probe's result.
 analyze/apply jobs that write files.
 
 The CLI only parses and prints; everything it prints that is computed (an operator's description, the
@@ -12,15 +12,10 @@ analyze/apply modules; never the agent or the report.
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from recipelab.analyze import Analysis
-    from recipelab.data.reader import OnError
-    from recipelab.workspace import Workspace
+    pass
 
 # ============================================================================ operators
 
@@ -142,134 +137,3 @@ def probe_document(run_id: str, exp: dict[str, Any], pool_size: int) -> dict[str
         "metrics": metrics,
         "result": res,
     }
-
-
-# ============================================================================ analyze / apply jobs
-
-
-@dataclass
-class AnalyzeReport:
-    """What `analyze_to_folder` computed and wrote."""
-
-    data: Path
-    samples: int
-    rejected: int
-    fingerprint: str
-    analysis: Analysis
-    out_dir: Path
-    plots: list[Path]
-    seconds: float
-    cache_hits: int
-    cache_misses: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "data": str(self.data),
-            "samples": self.samples,
-            "rejected": self.rejected,
-            "fingerprint": self.fingerprint,
-            "describe": self.analysis.describe.reset_index().to_dict(orient="records"),
-            "duplicates": self.analysis.duplicates,
-            "out": str(self.out_dir),
-            "plots": [str(p) for p in self.plots],
-            "seconds": self.seconds,
-            "cache": {"hits": self.cache_hits, "misses": self.cache_misses},
-        }
-
-
-def analyze_to_folder(
-    ws: Workspace,
-    data: str | Path,
-    ops: list[str] | None = None,
-    out_dir: Path | None = None,
-    workers: int = 2,
-    on_error: OnError = "skip",
-    quiet: bool = False,
-) -> AnalyzeReport:
-    """Read a dataset, compute (or load cached) the stats of ``ops`` (default: every filter and dedup) and
-    write describe.csv, stats.csv and the plots to ``out_dir`` (default ``<workspace>/analysis/<fp>``).
-
-    Raises `UnknownOperatorError` (a KeyError) before reading anything, `DataError` on bad rows.
-    """
-    from recipelab.analyze import analyze_dataset, default_analysis_ops, write_plots
-    from recipelab.operators.registry import create_op
-
-    op_list = [create_op(n) for n in ops] if ops else default_analysis_ops()
-    ds = ws.read(data, on_error=on_error, quiet=quiet)
-    cache = ws.stats_cache()
-    t0 = time.perf_counter()
-    an = analyze_dataset(ds, op_list, cache, workers=workers, quiet=quiet)
-    secs = time.perf_counter() - t0
-    out_dir = out_dir or (ws.root / "analysis" / ds.fingerprint[:12])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    an.describe.to_csv(out_dir / "describe.csv")
-    an.table.to_csv(out_dir / "stats.csv")
-    plots = write_plots(an, out_dir)
-    return AnalyzeReport(
-        data=Path(data),
-        samples=len(ds),
-        rejected=len(ds.rejects),
-        fingerprint=ds.fingerprint,
-        analysis=an,
-        out_dir=out_dir,
-        plots=plots,
-        seconds=secs,
-        cache_hits=cache.hits,
-        cache_misses=cache.misses,
-    )
-
-
-@dataclass
-class ApplyReport:
-    """What `apply_to_file` kept and wrote."""
-
-    recipe: Path
-    data: Path
-    out: Path
-    total: int
-    kept: int
-    removed: list[tuple[str, int]] = field(default_factory=list)
-    apply_ms: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "recipe": str(self.recipe),
-            "data": str(self.data),
-            "out": str(self.out),
-            "total": self.total,
-            "kept": self.kept,
-            "removed": [{"op": a, "removed": b} for a, b in self.removed],
-            "apply_ms": self.apply_ms,
-        }
-
-
-def apply_to_file(
-    ws: Workspace,
-    recipe_path: Path,
-    data: Path,
-    out_path: Path,
-    export_stats: bool = False,
-    workers: int = 2,
-    on_error: OnError = "skip",
-    quiet: bool = False,
-) -> ApplyReport:
-    """Apply a recipe file to a dataset and write the kept (mapped) samples as JSONL, with each sample's
-    stats under ``__dj__stats__`` when ``export_stats``. The recipe is checked before the data is read.
-    Raises `RecipeError` / `DataError` (both ValueError) with a one-line message."""
-    from recipelab.apply import apply_recipe_to_dataset
-    from recipelab.data.writer import write_jsonl
-    from recipelab.recipes import Recipe
-
-    rec = Recipe.load(recipe_path)
-    ds = ws.read(data, on_error=on_error, quiet=quiet)
-    res = apply_recipe_to_dataset(rec, ds, ws.stats_cache(), workers=workers, quiet=quiet, with_stats=export_stats)
-    n = write_jsonl(res.kept_samples, out_path, stats=res.sample_stats if export_stats else None)
-    return ApplyReport(
-        recipe=recipe_path,
-        data=data,
-        out=out_path,
-        total=len(ds),
-        kept=n,
-        removed=list(res.result.removed),
-        apply_ms=res.result.seconds * 1000,
-    )

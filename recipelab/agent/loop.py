@@ -105,9 +105,15 @@ class SearchLoop:
         **kw: Any,
     ) -> SearchLoop:
         """The loop of a recorded run; the probe environment and executor from the configuration unless
-        given (tests give a synthetic environment)."""
+        given (tests give a synthetic environment). Bad data (unreadable, leaking with --on-leak fail, an
+        unknown task) marks the run failed, with the reason in its log, before the error is re-raised."""
         if env is None:
-            env = ProbeEnv.from_config(ProbeEnvConfig.for_run(cfg, ws, run_id), quiet=kw.get("quiet", False))
+            try:
+                env = ProbeEnv.from_config(ProbeEnvConfig.for_run(cfg, ws, run_id), quiet=kw.get("quiet", False))
+            except ValueError as e:
+                memory.set_run_status(run_id, "failed")
+                memory.log_event(run_id, "error", f"run failed: {e}")
+                raise
         if executor is None:
             executor = make_executor(env, cfg.workers)
         return cls(ws, memory, run_id, cfg, env, executor, **kw)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from recipelab.agent.loop import SearchLoop
 from recipelab.agent.plan import OpChoice, ParamValue
 from recipelab.config import SearchConfig
@@ -69,7 +71,13 @@ def recipe_choices(recipe: Recipe) -> list[OpChoice]:
 
 
 def probe_recipe(
-    ws: Workspace, memory: Memory, cfg: SearchConfig, recipe_path: str | Path, seed: int = 0, quiet: bool = False
+    ws: Workspace,
+    memory: Memory,
+    cfg: SearchConfig,
+    recipe_path: str | Path,
+    seed: int = 0,
+    quiet: bool = False,
+    console: Console | None = None,
 ) -> tuple[str, dict[str, Any] | None, int]:
     """Apply a recipe, train one probe, evaluate and store it, as an ad-hoc run.
 
@@ -82,7 +90,7 @@ def probe_recipe(
     loop = None
     try:
         memory.set_run_status(run_id, "running")
-        loop = SearchLoop.build(ws, memory, run_id, cfg, quiet=quiet)
+        loop = SearchLoop.build(ws, memory, run_id, cfg, quiet=quiet, console=console)
         loop.prepare(ops=[o.name for o in recipe.process])
         assert loop.recorder is not None
         ids = [i for i in loop.recorder.submit([(recipe_choices(recipe), seed, "probe")], step=1) if i is not None]

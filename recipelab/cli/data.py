@@ -30,7 +30,7 @@ def analyze(
     as_json: JsonOpt = False,
 ) -> None:
     """Compute (or load cached) stats of every op and describe their distributions."""
-    from recipelab.describe import analyze_to_folder
+    from recipelab.analyze import analyze_to_folder
     from recipelab.operators.registry import UnknownOperatorError
     from recipelab.workspace import Workspace
 
@@ -87,7 +87,7 @@ def apply(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply a recipe: write the kept samples and print how many each op removed."""
-    from recipelab.describe import apply_to_file
+    from recipelab.apply import apply_to_file
     from recipelab.workspace import Workspace
 
     ws = Workspace.open(workspace)

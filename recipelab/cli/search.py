@@ -122,9 +122,7 @@ def search(
         _say_run_id(run_id, o.ws.root, as_json)
         try:
             loop = SearchLoop.build(o.ws, o.mem, run_id, cfg, **kw)
-        except ValueError as e:  # unreadable data, --on-leak fail, ...: the run stays listed, as failed
-            o.mem.set_run_status(run_id, "failed")
-            o.mem.log_event(run_id, "error", f"run failed: {e}")
+        except ValueError as e:  # unreadable data, --on-leak fail, ...: build() marked the run failed
             fail(str(e))
     ws_flag = f" --workspace {o.ws.root}" if workspace else ""
     try:
@@ -200,7 +198,7 @@ def probe(
         fail(str(e))
     o = open_workspace(workspace)
     try:
-        run_id, exp, pool_size = probe_recipe(o.ws, o.mem, cfg, recipe, seed=seed, quiet=as_json)
+        run_id, exp, pool_size = probe_recipe(o.ws, o.mem, cfg, recipe, seed=seed, quiet=as_json, console=err)
     except ValueError as e:  # RecipeError, DataError, LeakageError: the run is marked failed
         fail(str(e))
     if exp is None:
