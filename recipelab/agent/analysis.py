@@ -3,6 +3,11 @@
 Seed noise at probe scale is as large as a single op's effect (PROBE_NOTES), so every number here
 carries an interval, effects are paired by seed where the seeds match, and the final choice uses a
 lower confidence bound rather than the best single run.
+
+Every candidate's interval uses the run's pooled seed noise (``noise_sd``), never its own spread: three
+seeds say little about their own spread (a 3-seed sd is off by a factor of two one time in five), and a
+recipe whose few seeds happened to agree would otherwise win the lower-bound ranking over a better one.
+The recipe's own seeds still enter the pooled estimate, with every other replicated recipe's.
 """
 
 from __future__ import annotations
@@ -17,7 +22,32 @@ from scipy import stats as sstats
 from recipelab.agent.state import SearchState, Trial
 
 DEFAULT_NOISE_SD = 0.03
+#: Degrees of freedom of the noise prior that ``noise_sd`` shrinks towards while few seeds are replicated.
+PRIOR_DOF = 2
+#: t degrees of freedom assumed for a plain float noise level (one that does not carry its own).
+DEFAULT_DOF = 10
 BASELINE = "baseline"
+
+
+class Noise(float):
+    """The run's pooled seed standard deviation, carrying the degrees of freedom it was estimated with.
+
+    A float, so every caller that formats, stores or compares it keeps working; ``Candidate.interval``
+    reads ``dof`` for its t quantile, so a run with little replication gets honestly wider intervals."""
+
+    dof: int
+
+    def __new__(cls, sd: float, dof: int = DEFAULT_DOF) -> Noise:
+        obj = super().__new__(cls, sd)
+        obj.dof = int(dof)
+        return obj
+
+    def __reduce__(self) -> tuple:
+        return (Noise, (float(self), self.dof))
+
+
+def _dof(noise: float) -> int:
+    return max(int(getattr(noise, "dof", DEFAULT_DOF)), 1)
 
 
 @dataclass
@@ -39,16 +69,21 @@ class Candidate:
         return float(m.mean()) if len(m) else float("nan")
 
     def sd(self, pooled: float) -> float:
-        """Own spread when there are 3+ seeds, else the run's pooled seed noise (one run says nothing
-        about its own spread)."""
+        """The seed sd used for this candidate's interval: the run's pooled seed noise, whatever its
+        number of seeds (see the module docstring)."""
+        return float(pooled)
+
+    def own_sd(self) -> float:
+        """This candidate's own seed spread (nan under 2 seeds); for display, never for ranking."""
         m = self.metrics
-        return float(m.std(ddof=1)) if len(m) >= 3 else pooled
+        return float(m.std(ddof=1)) if len(m) >= 2 else float("nan")
+
+    def half_width(self, pooled: float, conf: float = 0.9) -> float:
+        """Half-width of the ``conf`` interval of the mean: t(pooled dof) * pooled sd / sqrt(seeds)."""
+        return half_width(pooled, max(self.n, 1), conf)
 
     def interval(self, pooled: float, conf: float = 0.9) -> tuple[float, float]:
-        n = max(self.n, 1)
-        sd = self.sd(pooled)
-        dof = max(n - 1, 2) if n >= 3 else 10  # pooled sd has the run's degrees of freedom
-        h = float(sstats.t.ppf(0.5 + conf / 2, dof)) * sd / math.sqrt(n)
+        h = self.half_width(pooled, conf)
         return self.mean - h, self.mean + h
 
     def lcb(self, pooled: float, conf: float = 0.9) -> float:
@@ -64,6 +99,19 @@ class Candidate:
         return ", ".join(t.op_names) if t.choices else "(no filter)"
 
 
+def half_width(pooled: float, n: int, conf: float = 0.9) -> float:
+    """Half-width of the ``conf`` interval of a mean of ``n`` seeds under the pooled noise ``pooled``
+    (a ``Noise`` brings its degrees of freedom; a plain float is taken at ``DEFAULT_DOF``)."""
+    return float(sstats.t.ppf(0.5 + conf / 2, _dof(pooled))) * float(pooled) / math.sqrt(max(n, 1))
+
+
+def overlaps(a: Candidate, b: Candidate, pooled: float, conf: float = 0.9) -> bool:
+    """Whether the two candidates' intervals overlap (neither is clearly better than the other)."""
+    alo, ahi = a.interval(pooled, conf)
+    blo, bhi = b.interval(pooled, conf)
+    return ahi >= blo and bhi >= alo
+
+
 def candidates(state: SearchState) -> list[Candidate]:
     by: dict[str, list[Trial]] = defaultdict(list)
     for t in state.trials:
@@ -71,8 +119,9 @@ def candidates(state: SearchState) -> list[Candidate]:
     return [Candidate(fp, ts) for fp, ts in by.items() if any(t.done for t in ts)]
 
 
-def noise_sd(state: SearchState) -> float:
-    """Pooled within-recipe seed standard deviation over every recipe probed with 2+ seeds."""
+def noise_sd(state: SearchState) -> Noise:
+    """Pooled within-recipe seed standard deviation over every recipe probed with 2+ seeds, as a
+    ``Noise`` that carries its degrees of freedom (replicated seeds plus the prior's)."""
     ss, dof = 0.0, 0
     for c in candidates(state):
         m = c.metrics
@@ -80,10 +129,9 @@ def noise_sd(state: SearchState) -> float:
             ss += float(((m - m.mean()) ** 2).sum())
             dof += len(m) - 1
     if dof == 0:
-        return DEFAULT_NOISE_SD
+        return Noise(DEFAULT_NOISE_SD, PRIOR_DOF)
     # Shrink towards the default while evidence is thin, so 2 lucky seeds can't claim zero noise.
-    prior_dof = 2
-    return math.sqrt((ss + prior_dof * DEFAULT_NOISE_SD**2) / (dof + prior_dof))
+    return Noise(math.sqrt((ss + PRIOR_DOF * DEFAULT_NOISE_SD**2) / (dof + PRIOR_DOF)), dof + PRIOR_DOF)
 
 
 def baseline(state: SearchState) -> Candidate | None:
@@ -108,13 +156,16 @@ class Effect:
         return self.lo > 0
 
 
-def effect_vs_baseline(state: SearchState, cand: Candidate, conf: float = 0.9) -> Effect | None:
+def effect_vs_baseline(
+    state: SearchState, cand: Candidate, conf: float = 0.9, pooled: float | None = None
+) -> Effect | None:
     """Metric difference to the no-filter baseline: paired by seed where both have the seed, else the
-    difference of means with the pooled noise."""
+    difference of means with the pooled noise (``pooled``: the run's ``noise_sd``, computed if not given)."""
     base = baseline(state)
     if base is None or cand.n == 0:
         return None
-    pooled = noise_sd(state)
+    if pooled is None:
+        pooled = noise_sd(state)
     bseed = {t.seed_index: t.metric for t in base.trials if t.done}
     pairs = [(t.metric, bseed[t.seed_index]) for t in cand.trials if t.done and t.seed_index in bseed]
     if pairs:
@@ -123,29 +174,31 @@ def effect_vs_baseline(state: SearchState, cand: Candidate, conf: float = 0.9) -
         # A paired difference of two noisy runs has about sqrt(2)*sd spread, less when seeds correlate;
         # with <3 pairs, use the conservative sqrt(2)*pooled.
         sd = float(d.std(ddof=1)) if n >= 3 else math.sqrt(2) * pooled
-        dof = n - 1 if n >= 3 else 10
+        dof = n - 1 if n >= 3 else _dof(pooled)
         h = float(sstats.t.ppf(0.5 + conf / 2, dof)) * sd / math.sqrt(n)
         m = float(d.mean())
         return Effect(cand.description, cand.recipe_fp, m, m - h, m + h, n, True)
     m = cand.mean - base.mean
     se = pooled * math.sqrt(1 / cand.n + 1 / base.n)
-    h = float(sstats.t.ppf(0.5 + conf / 2, 10)) * se
+    h = float(sstats.t.ppf(0.5 + conf / 2, _dof(pooled))) * se
     return Effect(cand.description, cand.recipe_fp, m, m - h, m + h, cand.n, False)
 
 
 def op_effects(state: SearchState, prefix: str = "screen:") -> dict[str, Effect]:
-    """Effect of each single-op screening recipe (purpose ``screen:<op>``) against the baseline."""
+    """Effect of each screening recipe (purpose ``screen:<label>``: one op's tail, or a group of tails)
+    against the baseline, by label."""
     out: dict[str, Effect] = {}
+    pooled = noise_sd(state)
     for c in candidates(state):
         if c.purpose.startswith(prefix):
-            e = effect_vs_baseline(state, c)
+            e = effect_vs_baseline(state, c, pooled=pooled)
             if e is not None:
                 out[c.purpose[len(prefix) :]] = e
     return out
 
 
 def ranked(state: SearchState, conf: float = 0.9) -> list[tuple[Candidate, float]]:
-    """Candidates by lower confidence bound, best first."""
+    """Candidates by lower confidence bound (pooled seed noise for all), best first."""
     pooled = noise_sd(state)
     cs = [(c, c.lcb(pooled, conf)) for c in candidates(state)]
     return sorted(cs, key=lambda x: (-x[1], -x[0].mean))

@@ -26,6 +26,103 @@ SIMILARITY_OP = "image_text_similarity_filter"
 DEFAULT_EXCLUDE: tuple[str, ...] = ()
 #: Quantiles at which a tail is considered for a prior and for a screening threshold.
 TAIL_QS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+#: Sane range for the similarity screening tail derived from the scores (``mixture_tail``): at least a
+#: sliver (a tail of 0 screens nothing), at most half the pool (beyond that the "low" component is the
+#: majority of the pool and no longer an odd cluster).
+SIM_TAIL_RANGE = (0.02, 0.5)
+#: Range of the tail screened on a side with no training-free evidence (``PoolSpace.side_tail``).
+PLAIN_TAIL_RANGE = (0.02, 0.1)
+#: Ashman's D above which two Gaussian components count as separated (D > 2: a clean separation).
+SEPARATION_D = 2.0
+#: BIC gain of two components over one needed to believe a second component (> 10: "very strong").
+SEPARATION_BIC = 10.0
+
+
+@dataclass
+class TailFit:
+    """Where a score distribution splits into a low cluster and the rest (``mixture_tail``)."""
+
+    q: float  # tail to screen: the low component's share when separated, else the range's floor
+    separated: bool
+    share: float = 0.0  # the low component's mixing weight (nan when no fit)
+    low_mean: float = float("nan")
+    high_mean: float = float("nan")
+    d: float = 0.0  # Ashman's D of the two components
+    bic_gain: float = 0.0  # BIC(one component) - BIC(two components)
+
+    def why(self) -> str:
+        if self.separated:
+            return (
+                f"proxy scores split into a low cluster of {self.share:.1%} (mean {self.low_mean:.3f} vs "
+                f"{self.high_mean:.3f}, separation D={self.d:.1f}): screen its {self.q:.0%} tail"
+            )
+        return f"proxy scores show no separate low cluster (D={self.d:.1f}, BIC gain {self.bic_gain:.0f})"
+
+
+def _npdf(x: np.ndarray, m: float, s: float) -> np.ndarray:
+    return np.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+
+def _em2(v: np.ndarray, w0: float, m0: tuple[float, float], s0: float, iters: int = 300) -> tuple[float, ...]:
+    """EM for a two-component 1-D Gaussian mixture from one start; (loglik, w_lo, mu_lo, sd_lo, mu_hi, sd_hi)."""
+    w = np.array([w0, 1 - w0])
+    mu = np.array(m0, dtype=float)
+    sd = np.array([s0, s0], dtype=float)
+    floor = 1e-3 * (float(v.std()) or 1.0)
+    ll_old = -np.inf
+    ll = ll_old
+    for _ in range(iters):
+        p = np.stack([w[k] * _npdf(v, mu[k], sd[k]) for k in range(2)]) + 1e-300
+        tot = p.sum(0)
+        ll = float(np.log(tot).sum())
+        r = p / tot
+        nk = r.sum(1) + 1e-12
+        w = nk / len(v)
+        mu = (r * v).sum(1) / nk
+        sd = np.maximum(np.sqrt((r * (v - mu[:, None]) ** 2).sum(1) / nk), floor)
+        if ll - ll_old < 1e-9 * abs(ll):
+            break
+        ll_old = ll
+    lo = int(np.argmin(mu))
+    hi = 1 - lo
+    return ll, float(w[lo]), float(mu[lo]), float(sd[lo]), float(mu[hi]), float(sd[hi])
+
+
+def mixture_tail(values: np.ndarray, q_range: tuple[float, float] = SIM_TAIL_RANGE) -> TailFit:
+    """The share of a low-score cluster, from a two-component Gaussian mixture on the scores.
+
+    EM runs from several starts (a low component of 2% ... 50% of the pool); a start counts only when
+    its two components separate (Ashman's D >= ``SEPARATION_D``) and two components explain the scores
+    better than one by a BIC margin of ``SEPARATION_BIC``; of those, the best likelihood wins, and its
+    low component's weight, clamped to ``q_range``, is the tail to screen. Without such a split (a pool
+    without mismatched pairs, or a proxy that cannot tell them) the tail is the range's floor and
+    ``separated`` is False, so the caller treats the op like one without evidence."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    lo_q, hi_q = q_range
+    if len(v) < 20 or float(v.std()) == 0.0:
+        return TailFit(lo_q, False, float("nan"))
+    n = len(v)
+    ll1 = float(np.log(_npdf(v, float(v.mean()), float(v.std())) + 1e-300).sum())
+    bic1 = -2 * ll1 + 2 * math.log(n)
+    best: TailFit | None = None
+    best_ll = -np.inf
+    closest = TailFit(lo_q, False, float("nan"))
+    for share in (0.02, 0.05, 0.1, 0.2, 0.35, 0.5):
+        cut = float(np.quantile(v, share))
+        low, high = v[v <= cut], v[v > cut]
+        if len(low) < 2 or len(high) < 2:
+            continue
+        ll, w, m_lo, s_lo, m_hi, s_hi = _em2(v, share, (float(low.mean()), float(high.mean())), float(high.std()))
+        d = abs(m_hi - m_lo) / math.sqrt((s_lo**2 + s_hi**2) / 2)
+        gain = bic1 - (-2 * ll + 5 * math.log(n))
+        fit = TailFit(min(max(w, lo_q), hi_q), True, w, m_lo, m_hi, d, gain)
+        if d >= SEPARATION_D and gain >= SEPARATION_BIC:
+            if ll > best_ll:
+                best, best_ll = fit, ll
+        elif best is None and (closest.d == 0.0 or gain > closest.bic_gain):
+            closest = TailFit(lo_q, False, w, m_lo, m_hi, d, gain)
+    return best if best is not None else closest
 
 
 @dataclass
@@ -102,6 +199,11 @@ class PoolSpace:
             assert st is not None
             dims = default_search_space(op) if isinstance(op, Filter) else []
             self.entries[op.name] = OpEntry(op.name, op, st, dims)
+        # Pure functions of the stats, asked for at every planning step: computed once.
+        self._priors: list[Prior] | None = None
+        self._sim_tail: TailFit | None = None
+        self._side_tails: dict[tuple[str, str], float] = {}
+        self._removed: dict[str, np.ndarray] = {}
 
     @property
     def n(self) -> int:
@@ -169,6 +271,46 @@ class PoolSpace:
         )
         return apply_ops(ops, stats, self.n)
 
+    def removed(self, choices: Sequence[OpChoice]) -> np.ndarray:
+        """Boolean mask of the samples the choices remove (cached by recipe fingerprint)."""
+        recipe = self.to_recipe(choices)
+        fp = recipe.fingerprint()
+        if fp not in self._removed:
+            self._removed[fp] = ~self.apply(recipe).kept
+        return self._removed[fp]
+
+    # ------------------------------------------------------------------ threshold sides
+    def thresholds_of(self, op: str) -> list[tuple[str, str, str]]:
+        """(param, stat key, side) of each threshold of a filter op (empty for a deduplicator)."""
+        e = self.entries[op]
+        return [(th.param, th.stat_key, th.side) for th in getattr(e.op, "thresholds", ())]
+
+    def other_side(self, op: str, param: str) -> str | None:
+        """The threshold param bounding the other side of the same stat (``min_len`` <-> ``max_len``)."""
+        ths = self.thresholds_of(op)
+        key, side = next(((k, s) for p, k, s in ths if p == param), (None, None))
+        return next((p for p, k, s in ths if k == key and s != side), None)
+
+    def side_of(self, op: str, param: str) -> str:
+        return next(s for p, _, s in self.thresholds_of(op) if p == param)
+
+    def side_tail(self, op: str, param: str) -> float:
+        """Tail share to screen on a side with no training-free evidence: the share of values beyond
+        median -/+ 2 robust sds on that side (where a stat's tail begins), clamped to ``PLAIN_TAIL_RANGE``."""
+        key = (op, param)
+        if key not in self._side_tails:
+            st, side = self.stat_for(op, param)
+            v = st.per_sample("min" if side == "min" else "max")
+            v = v[np.isfinite(v)]
+            share = 0.0
+            if len(v):
+                med = float(np.median(v))
+                mad = 1.4826 * float(np.median(np.abs(v - med))) or float(np.std(v)) or 1e-12
+                share = float(np.mean(v < med - 2 * mad) if side == "min" else np.mean(v > med + 2 * mad))
+            lo, hi = PLAIN_TAIL_RANGE
+            self._side_tails[key] = round(min(max(share, lo), hi), 4)
+        return self._side_tails[key]
+
     # ------------------------------------------------------------------ priors
     def similarity(self) -> np.ndarray | None:
         e = self.entries.get(SIMILARITY_OP)
@@ -176,9 +318,24 @@ class PoolSpace:
             return None
         return e.stats["image_text_similarity"].per_sample("mean")
 
+    def similarity_tail(self) -> TailFit | None:
+        """Where the image-text similarity scores split off a low cluster (``mixture_tail``); None
+        without the similarity op."""
+        sim = self.similarity()
+        if sim is None:
+            return None
+        if self._sim_tail is None:
+            self._sim_tail = mixture_tail(sim)
+        return self._sim_tail
+
     def priors(self) -> list[Prior]:
         """One prior per (filter op, threshold side), strongest first; only an ordering hint for which
         ops to probe first, never a substitute for measuring."""
+        if self._priors is None:
+            self._priors = self._compute_priors()
+        return list(self._priors)
+
+    def _compute_priors(self) -> list[Prior]:
         sim = self.similarity()
         out: list[Prior] = []
         for name, e in self.entries.items():

@@ -1,44 +1,174 @@
 """The built-in statistical planner (default when no LLM is configured).
 
-Budget-aware version of the Data-Juicer sandbox recipe search:
+A budget-aware version of the Data-Juicer sandbox recipe search, which measures rather than assumes:
+
 1. baseline: no filter, two seeds (the pool drawn at the probe's train size is also the random pool
    of equal size, so every effect is measured against it);
-2. screen: single-op recipes, each removing the tail where training-free evidence (the proxy CLIP's
-   scores, ``PoolSpace.priors``) says bad samples sit, in order of that evidence, paired by seed with
-   the baseline; when the budget allows, the ops with no prior too;
-3. combine the ops whose effect is positive (an op whose interval is clearly below zero is dropped);
-4. Optuna TPE on the combined ops' thresholds in quantile space, seeded (``enqueue_trial``) with the
-   combination's own thresholds;
-5. replicate the contenders and choose by lower confidence bound (``replicate.py``).
+2. screen, one probe per unit, paired by seed with the baseline (purpose ``screen:<label>``):
+   - single tails where training-free evidence points (the image-text similarity's low cluster, whose
+     size ``PoolSpace.similarity_tail`` derives from the scores; then ``PoolSpace.priors``); a stat
+     whose two sides both carry evidence is screened on both;
+   - a hurt single tail is flipped once: the other side of the same stat is screened next;
+   - every other tail, with or without evidence (deduplicators, stats with no outliers: both sides),
+     in a few groups that each remove several tails at once (``group:<modality>``), so nothing in the
+     candidate set stays unexplored for want of evidence;
+   - when the evidence disagrees with the probes (most of its picks hurt), it is trusted less for the
+     rest of the run: its remaining ops are screened on both sides like ops without evidence, and the
+     plan rationale says so;
+3. tune: Optuna TPE (one ``search`` proposal) on the thresholds of the best screen (its tails over a
+   wide range, even when it is the lone winner), with every screen that was not clearly negative as a
+   partner: on at its screened threshold when it helped, off (keep everything) but searchable when not;
+4. the shared end game (``replicate.py``): replicate only candidates whose interval overlaps the
+   leader's, up to a seed cap; when it has nothing to settle, the budget goes back to exploration
+   (more search trials), and the search ends only when nothing is left to measure.
 
-Tertile pools, as Data-Juicer's sandbox uses, cost 3 probes x seeds per op; with a few dozen probes
-that is too dear, so they are the ``dj-sandbox`` baseline strategy rather than this planner's screen.
+Every step either measures a recipe not measured yet or ends the search. Tertile pools, as Data-Juicer's
+sandbox uses, cost 3 probes x seeds per op; with a few dozen probes that is too dear, so they are the
+``dj-sandbox`` baseline strategy rather than this planner's screen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from recipelab.agent.analysis import candidates, op_effects
+from recipelab.agent.analysis import Effect, candidates, effect_vs_baseline, noise_sd
 from recipelab.agent.plan import OpChoice, ParamValue, Plan, Proposal, SearchDim
 from recipelab.agent.planners.base import replication_reserve
 from recipelab.agent.planners.replicate import replication_plan
 from recipelab.agent.space import SIMILARITY_OP, PoolSpace
 from recipelab.agent.state import SearchState
+from recipelab.operators.base import Filter
 
 BASELINE = "baseline"
-SIM_TAIL_Q = 0.2  # screening threshold for the proxy-CLIP similarity: drop the lowest-scoring 20%
+SCREEN = "screen:"
+GROUP = "group:"
+SEARCH = "search"
+#: A group screen removes at most this share of the pool (its tails shrink together to fit), so the
+#: probe still trains on a draw of its full size from what is left.
+GROUP_MAX_REMOVED = 0.3
+#: An evidence item whose tail is mostly (this share) samples earlier items remove adds little as a
+#: single screen; it goes to a group instead.
+REDUNDANT_OVERLAP = 0.6
+#: Largest tail a flip screens (it mirrors the size of the hurt tail).
+FLIP_MAX_TAIL = 0.3
+#: Most thresholds one search tunes (TPE with a few dozen trials learns little beyond this).
+MAX_DIMS = 12
+#: Widest tail the search tries for the winner's thresholds, and for its partners'.
+WINNER_MAX_TAIL = 0.6
+PARTNER_MAX_TAIL = 0.5
+
+
+@dataclass(frozen=True)
+class Tail:
+    """One side of one op's stat, cut at a share ``q`` of the pool from that side's end; a deduplicator
+    (no threshold) has ``param`` None."""
+
+    op: str
+    param: str | None = None
+    side: str | None = None
+    q: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.op}.{self.param}" if self.param else self.op
+
+    @property
+    def quantile(self) -> float:
+        """The threshold's quantile: the tail share itself on the min side, 1 - share on the max side."""
+        return round(self.q if self.side == "min" else 1.0 - self.q, 4)
 
 
 @dataclass
-class ScreenItem:
-    op: str
-    choice: OpChoice
+class Unit:
+    """A screening probe: one tail, or several tails at once (a group)."""
+
+    label: str
+    tails: list[Tail]
     why: str
-    strong: bool = True
-    removes: int = 0
+    kind: str = "single"  # single | flip | group
+    evidence: bool = False  # chosen by training-free evidence
+
+    def choices(self) -> list[OpChoice]:
+        return _choices(self.tails)
+
+
+@dataclass
+class Screened:
+    """A measured screen: what it removed (parsed from the probed recipe) and its effect."""
+
+    label: str
+    tails: list[Tail]
+    effect: Effect | None
+
+    @property
+    def mean(self) -> float:
+        return self.effect.mean if self.effect else float("nan")
+
+    @property
+    def clearly_negative(self) -> bool:
+        return self.effect is not None and self.effect.hi < 0
+
+    @property
+    def hurt(self) -> bool:
+        return self.effect is not None and self.effect.mean < 0
+
+
+@dataclass
+class View:
+    """What the planner knows at one step, derived from the state and the space only."""
+
+    state: SearchState
+    space: PoolSpace
+    screened: dict[str, Screened] = field(default_factory=dict)
+    tried: set[str] = field(default_factory=set)  # screen labels with a probe (done, failed or running)
+    probed: set[str] = field(default_factory=set)  # recipe fingerprints with a probe
+    evidence: list[Unit] = field(default_factory=list)  # evidence singles, most promising first
+    trust_low: bool = False
+    trust_note: str = ""
+
+    @property
+    def banned(self) -> set[str]:
+        return self.state.steering.banned
+
+
+def _choices(tails: list[Tail]) -> list[OpChoice]:
+    """One OpChoice per op (first appearance order), with a quantile for each of its tails."""
+    by: dict[str, list[Tail]] = {}
+    for t in tails:
+        by.setdefault(t.op, []).append(t)
+    out = []
+    for op, ts in by.items():
+        qs: dict[str, float] = {}
+        for t in ts:
+            if t.param and t.param not in qs:
+                qs[t.param] = t.quantile
+        out.append(OpChoice(op=op, quantiles=[ParamValue(name=k, value=v) for k, v in qs.items()]))
+    return out
+
+
+def _tails_of(choices: list[OpChoice], space: PoolSpace) -> list[Tail]:
+    """The tails a probed recipe cut (quantile choices only; a deduplicator is one tail)."""
+    out: list[Tail] = []
+    for ch in choices:
+        if ch.op not in space.entries:
+            continue
+        if not isinstance(space.entries[ch.op].op, Filter):
+            out.append(Tail(ch.op))
+            continue
+        sides = {p: s for p, _, s in space.thresholds_of(ch.op)}
+        for qp in ch.quantiles:
+            side = sides.get(qp.name)
+            if side is None:
+                continue
+            v = float(qp.value)
+            q = v if side == "min" else 1.0 - v
+            if q > 0:
+                out.append(Tail(ch.op, qp.name, side, round(q, 4)))
+    return out
 
 
 class StatisticalPlanner:
@@ -47,75 +177,8 @@ class StatisticalPlanner:
     def __init__(self, max_screen: int | None = None) -> None:
         self.max_screen = max_screen
 
-    # ------------------------------------------------------------------ screening list
-    def screen_items(self, state: SearchState, space: PoolSpace) -> list[ScreenItem]:
-        """Ops to screen, most promising first: pinned ops, then ops with strong training-free
-        evidence, then the rest. An op whose tail is mostly samples an earlier item already removes
-        (say average_line_length after text_length) is marked redundant and moved to the end, so the
-        few screening probes cover different kinds of noise."""
-        cands: list[ScreenItem] = []
-        seen: set[str] = set()
-        banned = state.steering.banned
-        if SIMILARITY_OP in space.entries and SIMILARITY_OP not in banned:
-            cands.append(
-                ScreenItem(
-                    SIMILARITY_OP,
-                    self._choice(SIMILARITY_OP, "min_score", SIM_TAIL_Q, state),
-                    "image-text mismatch is the costliest noise for contrastive training",
-                )
-            )
-            seen.add(SIMILARITY_OP)
-        priors = space.priors()
-        for strong in (True, False):
-            for p in priors:
-                if p.op in seen or p.op in banned or p.strong != strong:
-                    continue
-                q = p.q if p.side == "min" else 1 - p.q
-                why = p.why() if strong else f"weak prior: {p.why()}"
-                cands.append(ScreenItem(p.op, self._choice(p.op, p.param, q, state), why, strong=strong))
-                seen.add(p.op)
-            if strong:
-                for name in space.dedup_names:
-                    if name in banned or name in seen:
-                        continue
-                    e = space.entries[name]
-                    labels = e.stats[e.op.hash_key].values  # type: ignore[attr-defined]
-                    dup = 1 - len(np.unique(labels)) / max(len(labels), 1)
-                    if dup > 0.01:
-                        cands.append(ScreenItem(name, OpChoice(op=name), f"{dup:.1%} of the pool are duplicates"))
-                        seen.add(name)
-        pinned = [i for i in cands if i.op in state.steering.pinned]
-        rest = [i for i in cands if i.op not in state.steering.pinned]
-        ordered = pinned + rest
-        # Redundancy: compare what each item removes with what the items before it remove.
-        removed_union = np.zeros(space.n, dtype=bool)
-        fresh, redundant = [], []
-        for it in ordered:
-            removed = ~space.apply(space.to_recipe([it.choice])).kept
-            it.removes = int(removed.sum())
-            overlap = float((removed & removed_union).sum()) / max(int(removed.sum()), 1)
-            if it.removes == 0 or (overlap > 0.6 and it.op not in state.steering.pinned):
-                it.why += (
-                    f" (redundant: {overlap:.0%} of its tail is already covered)"
-                    if it.removes
-                    else " (removes nothing)"
-                )
-                it.strong = False
-                redundant.append(it)
-                continue
-            removed_union |= removed
-            fresh.append(it)
-        return fresh + redundant
-
-    def _choice(self, op: str, param: str, q: float, state: SearchState) -> OpChoice:
-        lo, hi = state.steering.ranges.get((op, param), (0.0, 1.0))
-        q = min(max(q, lo), hi)
-        return OpChoice(op=op, quantiles=[ParamValue(name=param, value=round(q, 4))])
-
     # ------------------------------------------------------------------ propose
     def propose(self, state: SearchState, space: PoolSpace) -> Plan:
-        B = state.budget_probes
-        reserve = replication_reserve(B)
         if state.remaining <= 0:
             return Plan(rationale="probe budget spent", converged=True)
 
@@ -142,141 +205,386 @@ class StatisticalPlanner:
                 rationale="measure the no-filter baseline on two seeds: every effect is relative to it",
             )
 
-        # 2. screen
-        items = self.screen_items(state, space)
-        strong = [i for i in items if i.strong]
-        max_screen = self.max_screen or max(2, round(0.3 * B))
-        screened = {t.purpose[len("screen:") :] for t in state.with_purpose("screen:")}
-        todo = [i for i in strong[:max_screen] if i.op not in screened]
-        room = state.remaining - reserve - 3  # keep room for two combinations and a search
-        if todo and room > 0:
-            todo = todo[:room]
-            props = [
-                Proposal(
-                    kind="recipe",
-                    ops=[i.choice],
-                    purpose=f"screen:{i.op}",
-                    hypothesis=f"removing the {i.op} tail helps: {i.why}",
-                )
-                for i in todo
-            ]
-            skipped = [i for i in items if not i.strong][:6]
-            return Plan(
-                proposals=props,
-                rationale=(
-                    f"screen {len(todo)} op(s) one at a time against the baseline (paired seed 0), chosen by "
-                    "training-free evidence: "
-                    + "; ".join(f"{i.op}: {i.why}" for i in todo)
-                    + ("; not screened: " + "; ".join(f"{i.op}: {i.why}" for i in skipped) if skipped else "")
-                ),
+        view = self.view(state, space)
+        room = state.remaining - replication_reserve(state.budget_probes)
+        if room > 0:
+            plan = self._explore(view, room)
+            if plan is not None:
+                return plan
+        # 4. the end game; when it has nothing to settle, what is left goes back to exploring.
+        end = replication_plan(state)
+        if end.proposals:
+            return end
+        plan = self._explore(view, state.remaining, late=True)
+        if plan is not None:
+            return plan.model_copy(
+                update={"rationale": f"{end.rationale}; the rest of the budget goes to exploring: {plan.rationale}"}
             )
+        return end
 
-        effects = op_effects(state)
-        by_op = {t.purpose[len("screen:") :]: t.choices[0] for t in state.with_purpose("screen:") if t.choices}
-        by_op.update({i.op: i.choice for i in items if i.op not in by_op})
-        positive = sorted([op for op, e in effects.items() if e.mean > 0], key=lambda op: -effects[op].mean)
-        positive = [op for op in positive if op not in state.steering.banned]
-        pinned = [op for op in state.steering.pinned if op in space.entries and op not in positive]
-        measured = pinned + positive
-        unmeasured = [i.op for i in strong if i.op not in effects and i.op not in measured]
-        combos = {"combine:measured": measured}
-        if unmeasured:
-            combos["combine:evidence"] = measured + unmeasured
-
-        # 3. combine: the measured winners; and the winners plus the ops with evidence but no probe yet
-        probed = {t.recipe_fp for t in state.trials}
-        todo_c = [
-            (tag, ops)
-            for tag, ops in combos.items()
-            if ops
-            and not state.with_purpose(tag)
-            and space.to_recipe([by_op[o] for o in ops]).fingerprint() not in probed
-        ]
-        if todo_c and state.remaining > reserve:
-            eff = ", ".join(
-                f"{op} {effects[op].mean:+.3f} [{effects[op].lo:+.3f}, {effects[op].hi:+.3f}]" for op in positive
+    # ------------------------------------------------------------------ what is known
+    def view(self, state: SearchState, space: PoolSpace) -> View:
+        v = View(state, space)
+        v.probed = {t.recipe_fp for t in state.trials}
+        pooled = noise_sd(state)
+        cands = {c.recipe_fp: c for c in candidates(state)}
+        for t in state.with_purpose(SCREEN):
+            label = t.purpose[len(SCREEN) :]
+            v.tried.add(label)
+            c = cands.get(t.recipe_fp)
+            if c is None or label in v.screened:
+                continue
+            v.screened[label] = Screened(
+                label, _tails_of(t.choices, space), effect_vs_baseline(state, c, pooled=pooled)
             )
-            dropped = [op for op, e in effects.items() if e.mean <= 0]
-            props = [
-                Proposal(
-                    kind="recipe",
-                    ops=[by_op[o] for o in ops],
-                    purpose=tag,
-                    hypothesis="the helpful ops add up"
-                    if tag.endswith("measured")
-                    else "the unscreened ops with evidence add to the winners",
+        v.evidence = self._evidence_units(v)
+        self._judge_evidence(v)
+        return v
+
+    def _evidence_units(self, v: View) -> list[Unit]:
+        """Single tails that training-free evidence points at, most promising first (pinned ops first)."""
+        space, state = v.space, v.state
+        units: list[Unit] = []
+        sim = space.similarity_tail()
+        if sim is not None and SIMILARITY_OP not in v.banned:
+            q = sim.q if sim.separated else space.side_tail(SIMILARITY_OP, "min_score")
+            units.append(
+                Unit(
+                    f"{SIMILARITY_OP}.min_score",
+                    [self._tail(SIMILARITY_OP, "min_score", "min", q, state)],
+                    sim.why() + ("" if sim.separated else f"; screen a plain {q:.0%} tail"),
+                    evidence=sim.separated,
                 )
-                for tag, ops in todo_c[: state.remaining - reserve]
-            ]
-            return Plan(
-                proposals=props,
-                rationale=f"combine the ops with a positive effect ({eff or 'none'})"
-                + (f"; leave out {', '.join(dropped)} (no gain measured)" if dropped else "")
-                + (
-                    f"; a second combination adds {', '.join(unmeasured)} (evidence, not yet measured)"
-                    if unmeasured
-                    else ""
-                ),
             )
-
-        # 4. Optuna on the thresholds of every op of the combinations, starting from the better one;
-        # an op outside it starts switched off (quantile 0 / 1), so TPE may turn it on. Resumable: the
-        # target is derived from the probes spent before the search.
-        n_search = len(state.with_purpose("search"))
-        before = state.used - n_search - len(state.with_purpose("replicate"))
-        n_trials = (B - reserve - before) - n_search
-        combo_results = [(c.mean, c) for c in candidates(state) if c.purpose.startswith("combine:")]
-        if combo_results and n_trials >= 1 and (n_search > 0 or n_trials >= 2):
-            best = max(combo_results, key=lambda x: x[0])[1]
-            banned = state.steering.banned
-            best_choices = [c for c in best.trials[0].choices if c.op not in banned]
-            in_best = {c.op for c in best_choices}
-            union = [op for op in dict.fromkeys(op for ops in combos.values() for op in ops) if op not in banned]
-            start = list(best_choices) + [
-                self._off(by_op[op], space) for op in union if op not in in_best and space.entries[op].dims
-            ]
-            dims = self._dims([by_op.get(c.op, c) for c in start], space, state)
-            if dims:
-                return Plan(
-                    proposals=[
-                        Proposal(
-                            kind="search",
-                            ops=start,
-                            search=dims,
-                            n_trials=n_trials,
-                            purpose="search",
-                            hypothesis="better thresholds exist near the screened ones",
-                        )
-                    ],
-                    rationale=f"tune {len(dims)} threshold(s) of {', '.join(union)} with TPE for {n_trials} "
-                    f"trial(s), starting from {best.purpose} ({best.mean:.4f})",
-                )
-
-        # 5. replicate and choose
-        return replication_plan(state)
+        priors = [p for p in space.priors() if p.strong and p.op not in v.banned]
+        by_stat: dict[tuple[str, str], list] = {}
+        for p in priors:
+            key = next(k for pa, k, _ in space.thresholds_of(p.op) if pa == p.param)
+            by_stat.setdefault((p.op, key), []).append(p)
+        filt: list[Unit] = []
+        for p in priors:
+            key = next(k for pa, k, _ in space.thresholds_of(p.op) if pa == p.param)
+            pair = by_stat[(p.op, key)]
+            best = max(pair, key=lambda x: x.score)
+            ambiguous = len(pair) == 2 and min(x.score for x in pair) >= 0.5 * best.score
+            if p is not best and not ambiguous:
+                continue  # the weaker side of a one-sided stat: reached by a flip if the stronger side hurts
+            why = p.why() + (" (both sides of this stat carry evidence)" if ambiguous else "")
+            filt.append(Unit(f"{p.op}.{p.param}", [self._tail(p.op, p.param, p.side, p.q, state)], why, evidence=True))
+        dedups = []
+        for name in space.dedup_names:
+            if name in v.banned:
+                continue
+            e = space.entries[name]
+            labels = e.stats[e.op.hash_key].values  # type: ignore[attr-defined]
+            dup = 1 - len(np.unique(labels)) / max(len(labels), 1)
+            if dup > 0.01:
+                dedups.append(Unit(name, [Tail(name)], f"{dup:.1%} of the pool are duplicates", evidence=True))
+        units += filt[:2] + dedups + filt[2:]
+        pinned = state.steering.pinned
+        for op in sorted(pinned):
+            if op in v.banned or op not in space.entries or any(u.tails[0].op == op for u in units):
+                continue
+            t = self._plain_tails(op, space, state)[0]
+            units.append(Unit(t.key, [t], "pinned by the user"))
+        units.sort(key=lambda u: u.tails[0].op not in pinned)  # stable: pinned first, then evidence order
+        # Redundancy: a tail mostly removed by the items before it adds little as its own screen.
+        union = np.zeros(space.n, dtype=bool)
+        fresh = []
+        for u in units:
+            removed = space.removed(u.choices())
+            k = int(removed.sum())
+            overlap = float((removed & union).sum()) / max(k, 1)
+            if k == 0 or (overlap > REDUNDANT_OVERLAP and u.tails[0].op not in pinned):
+                continue  # covered by a group screen instead
+            union |= removed
+            fresh.append(u)
+        return fresh
 
     @staticmethod
-    def _off(choice: OpChoice, space: PoolSpace) -> OpChoice:
-        """The same op with its searched bounds set to keep everything."""
-        sides = {d.param: d.side for d in space.entries[choice.op].dims}
-        qs = [ParamValue(name=q.name, value=0.0 if sides.get(q.name) == "min" else 1.0) for q in choice.quantiles]
-        return OpChoice(op=choice.op, params=choice.params, quantiles=qs)
+    def _judge_evidence(v: View) -> None:
+        """Trust in the evidence: low once most filter screens it chose hurt (or the only one clearly did).
+        Deduplicators are left out: that duplicates exist says nothing about whether removing them helps."""
+        rank = {u.label: i for i, u in enumerate(v.evidence) if u.evidence and u.tails[0].param}
+        judged = sorted((s for s in v.screened.values() if s.label in rank and s.effect), key=lambda s: rank[s.label])
+        if not judged:
+            return
+        hurt = [s for s in judged if s.hurt]
+        if (len(judged) >= 2 and len(hurt) > len(judged) / 2) or (len(judged) == 1 and judged[0].clearly_negative):
+            v.trust_low = True
+            v.trust_note = (
+                f"training-free evidence disagrees with the probes: {len(hurt)} of the {len(judged)} screens it "
+                f"ranked first hurt ({', '.join(f'{s.label} {s.mean:+.3f}' for s in hurt)}); trusting it less for "
+                "the rest of the run (its other ops are screened on both sides, like ops without evidence)"
+            )
 
-    def _dims(self, start: list[OpChoice], space: PoolSpace, state: SearchState) -> list[SearchDim]:
-        dims = []
-        for ch in start:
-            e = space.entries.get(ch.op)
-            if e is None:
+    # ------------------------------------------------------------------ tails
+    @staticmethod
+    def _tail(op: str, param: str, side: str, q: float, state: SearchState) -> Tail:
+        """A tail, clamped to the range the user allowed for that threshold."""
+        lo, hi = state.steering.ranges.get((op, param), (0.0, 1.0))
+        quant = min(max(q if side == "min" else 1.0 - q, lo), hi)
+        return Tail(op, param, side, round(quant if side == "min" else 1.0 - quant, 4))
+
+    def _plain_tails(self, op: str, space: PoolSpace, state: SearchState) -> list[Tail]:
+        """Both sides of every stat of an op, each at its plain data tail (no evidence used)."""
+        if not isinstance(space.entries[op].op, Filter):
+            return [Tail(op)]
+        return [self._tail(op, p, s, space.side_tail(op, p), state) for p, _, s in space.thresholds_of(op)]
+
+    # ------------------------------------------------------------------ screening
+    def screen_budget(self, state: SearchState) -> int:
+        """Screening probes (singles, flips, groups) before the search: what is left of the exploration
+        budget after the baseline, the user's recipes and the end game's reserve, less about a third for
+        the search (at least 2 trials)."""
+        if self.max_screen:
+            return self.max_screen
+        fixed = len(state.with_purpose(BASELINE)) + len(state.with_purpose("user:"))
+        explore = state.budget_probes - replication_reserve(state.budget_probes) - fixed
+        return max(1, explore - max(2, round(0.3 * explore)))
+
+    def screen_list(self, v: View) -> list[Unit]:
+        """Screens still to run, in order: a first wave of evidence singles (about half the screening
+        budget, so the rest can follow their results); then flips of hurt single tails, groups covering
+        every tail nothing has screened yet, and further evidence singles where the budget allows (none
+        once the evidence is distrusted: its ops go to the groups, on both sides)."""
+        A = self.screen_budget(v.state)
+        left = A - len(v.tried)
+        if left <= 0:
+            return []
+        singles = [u for u in v.evidence if u.label not in v.tried]
+        if not v.tried and singles:
+            return singles[: max(1, math.ceil(A / 2))]
+        flips = self._flips(v)
+        left2 = max(0, left - len(flips))
+        rest = [] if v.trust_low else singles
+        natural = len(self._groups(v, 3, exclude=set()))
+        k = min(len(rest), max(0, left2 - min(natural, left2)))
+        groups = self._groups(v, max(1, left2 - k), exclude={t.op for u in rest[:k] for t in u.tails})
+        todo = flips + groups + rest[:k]
+        return [u for u in todo if u.label not in v.tried][:left]
+
+    def _flips(self, v: View) -> list[Unit]:
+        """The other side of each single tail whose screen hurt, once."""
+        out = []
+        prior = {(p.op, p.param): p for p in v.space.priors() if p.strong}
+        for s in v.screened.values():
+            if not s.hurt or len(s.tails) != 1 or s.tails[0].param is None or s.label.startswith(GROUP):
                 continue
-            for qd in e.dims:
-                given = next((float(p.value) for p in ch.quantiles if p.name == qd.param), None)
-                if given is None:
-                    continue  # search only the side the screen found useful
-                lo, hi = (
-                    (0.0, min(0.5, max(2 * given, 0.05))) if qd.side == "min" else (max(0.5, 1 - 2 * (1 - given)), 1.0)
+            t = s.tails[0]
+            if t.op in v.banned:
+                continue
+            other = v.space.other_side(t.op, t.param)
+            if other is None or f"{t.op}.{other}" in v.tried:
+                continue
+            # The tail size mirrors the hurt one (the evidence saw a cluster of that size, perhaps at the
+            # wrong end), at least the other side's own evidence or plain tail.
+            p = prior.get((t.op, other))
+            own = p.q if p is not None and not v.trust_low else v.space.side_tail(t.op, other)
+            q = min(max(own, t.q), FLIP_MAX_TAIL)
+            side = v.space.side_of(t.op, other)
+            out.append(
+                Unit(
+                    f"{t.op}.{other}",
+                    [self._tail(t.op, other, side, q, v.state)],
+                    f"its {t.side}-side tail hurt ({s.mean:+.3f}): try the {side} side once ({q:.0%} tail)",
+                    kind="flip",
                 )
-                ulo, uhi = state.steering.ranges.get((ch.op, qd.param), (0.0, 1.0))
-                lo, hi = max(lo, ulo), min(hi, uhi)
-                if hi > lo:
-                    dims.append(SearchDim(op=ch.op, param=qd.param, low_q=round(lo, 4), high_q=round(hi, 4)))
-        return dims
+            )
+        return out
+
+    def _groups(self, v: View, n_groups: int, exclude: set[str]) -> list[Unit]:
+        """Groups of the tails no screen covers yet: one per modality (deduplicators apart), merged when
+        fewer probes are left. An op with evidence contributes its evidence side (both sides once the
+        evidence is distrusted); one without, both sides at its plain data tail."""
+        space, state = v.space, v.state
+        covered = {t.op for s in v.screened.values() for t in s.tails} | exclude
+        covered |= {label.split(".")[0] for label in v.tried if not label.startswith(GROUP)}
+        strong: dict[str, list] = {}
+        for p in space.priors():
+            if p.strong:
+                strong.setdefault(p.op, []).append(p)
+        buckets: dict[str, list[Tail]] = {}
+        for name, e in space.entries.items():
+            if name in covered or name in v.banned:
+                continue
+            if isinstance(e.op, Filter):
+                ps = strong.get(name, [])
+                if ps and not v.trust_low and name != SIMILARITY_OP:
+                    best = max(ps, key=lambda p: p.score)
+                    tails = [self._tail(name, best.param, best.side, best.q, state)]
+                else:
+                    tails = self._plain_tails(name, space, state)
+                bucket = "image" if e.op.modality in ("image", "image_text") else "text"
+            else:
+                tails, bucket = [Tail(name)], "dedup"
+            buckets.setdefault(bucket, []).extend(tails)
+        names = [b for b in ("image", "text", "dedup") if buckets.get(b)]
+        while len(names) > n_groups:  # fewer probes left than groups: merge the smallest into the last
+            small = min(names, key=lambda b: len(buckets[b]))
+            names.remove(small)
+            buckets[names[-1]] = buckets[names[-1]] + buckets.pop(small)
+        out = []
+        for b in names:
+            tails = self._fit_group(buckets[b], space)
+            if not tails:
+                continue
+            ops = sorted({t.op for t in tails})
+            label = f"{GROUP}{b}" if len(names) > 1 else f"{GROUP}all"
+            why = f"{len(tails)} tail(s) of {len(ops)} op(s) no screen has covered ({', '.join(ops)})"
+            out.append(Unit(label, tails, why, kind="group"))
+        return out
+
+    @staticmethod
+    def _fit_group(tails: list[Tail], space: PoolSpace) -> list[Tail]:
+        """Shrink a group's tails together until it removes at most ``GROUP_MAX_REMOVED`` of the pool."""
+        scale = 1.0
+        for _ in range(8):
+            ts = [dataclasses.replace(t, q=round(t.q * scale, 4)) if t.param else t for t in tails]
+            ts = [t for t in ts if t.param is None or t.q > 0]
+            if not ts:
+                return []
+            if float(space.removed(_choices(ts)).mean()) <= GROUP_MAX_REMOVED:
+                return ts
+            scale *= 0.7
+        return ts
+
+    def _screen_plan(self, v: View, units: list[Unit]) -> Plan:
+        props = [
+            Proposal(
+                kind="recipe",
+                ops=u.choices(),
+                purpose=f"{SCREEN}{u.label}",
+                hypothesis=f"removing {'these tails' if u.kind == 'group' else 'this tail'} helps: {u.why}",
+            )
+            for u in units
+        ]
+        kinds = {"single": "single tail", "flip": "other side", "group": "group"}
+        why = "; ".join(f"{u.label} [{kinds[u.kind]}]: {u.why}" for u in units)
+        head = f"screen {len(units)} unit(s) against the baseline (paired seed 0): {why}"
+        return Plan(proposals=props, rationale=(f"{v.trust_note}; " if v.trust_note else "") + head)
+
+    # ------------------------------------------------------------------ explore
+    def _explore(self, v: View, room: int, late: bool = False) -> Plan | None:
+        """A plan that measures something new within ``room`` probes, or None when nothing is left."""
+        state = v.state
+        searched = state.with_purpose(f"{SEARCH}:")
+        todo = [] if searched else [u for u in self.screen_list(v) if self._new(u, v)]
+        spec = self.search_spec(v) if not todo or late else None
+        if late and spec is not None and searched:
+            return self._search_plan(v, spec, room, more=True)
+        if todo:
+            return self._screen_plan(v, todo[:room])
+        if spec is not None:
+            return self._search_plan(v, spec, room, more=bool(searched))
+        if not searched:
+            # Nothing to tune (every screen clearly hurt): keep exploring what no screen has covered.
+            extra = [u for u in v.evidence + self._flips(v) if u.label not in v.tried and self._new(u, v)]
+            if not extra:
+                extra = [u for u in self._groups(v, 2, exclude=set()) if u.label not in v.tried and self._new(u, v)]
+            if extra:
+                return self._screen_plan(v, extra[:room])
+        return None
+
+    @staticmethod
+    def _new(u: Unit, v: View) -> bool:
+        """A screen whose recipe is not measured yet (ties can make two tails the same recipe)."""
+        if not u.tails:
+            return False
+        return v.space.to_recipe(u.choices()).fingerprint() not in v.probed
+
+    # ------------------------------------------------------------------ search
+    def search_spec(self, v: View) -> tuple[Proposal, str] | None:
+        """The tuning search and why: the best screen's tails over a wide range (even a lone winner), every
+        screen not clearly negative as a partner (on at its screened threshold when it helped, else off but
+        searchable). Fixed once it starts: built from the state before its first trial, so a resumed or
+        extended search asks the same study the same questions. None when every screen clearly hurt."""
+        state = v.state
+        searched = state.with_purpose(f"{SEARCH}:")
+        if searched:
+            first = min(t.id for t in searched)
+            pre = dataclasses.replace(state, trials=[t for t in state.trials if t.id < first])
+            v = self.view(pre, v.space)
+        units = []
+        for s in v.screened.values():
+            tails = [t for t in s.tails if t.op not in v.banned]
+            if tails and s.effect is not None:
+                units.append(dataclasses.replace(s, tails=tails))
+        pinned = v.state.steering.pinned
+        ok = [s for s in units if not s.clearly_negative or any(t.op in pinned for t in s.tails)]
+        if not ok:
+            return None
+        ok.sort(key=lambda s: -s.mean)
+        winner, partners = ok[0], ok[1:]
+        # TPE learns little about more thresholds than about half its trials: the winner's come first,
+        # then the partners that helped, then (off, within their screened tail) those that did not.
+        room = v.state.remaining - replication_reserve(v.state.budget_probes)
+        max_dims = min(MAX_DIMS, max(2, (room if room > 0 else v.state.remaining) // 2))
+        start: list[Tail] = []
+        dims: list[SearchDim] = []
+        seen: set[str] = set()
+
+        def add(t: Tail, on: bool, widen: float, max_tail: float, must: bool = False) -> None:
+            if t.key in seen:
+                return
+            seen.add(t.key)
+            if t.param is None:  # a deduplicator has nothing to tune: in when it helped
+                if on:
+                    start.append(t)
+                return
+            if len(dims) >= (MAX_DIMS if must else max_dims):
+                if on:
+                    start.append(t)  # no room to tune it: in at its screened threshold
+                return
+            hi = min(max_tail, max(widen * t.q, 0.1 * widen))
+            lo_q, hi_q = (0.0, hi) if t.side == "min" else (1.0 - hi, 1.0)
+            ulo, uhi = v.state.steering.ranges.get((t.op, t.param), (0.0, 1.0))
+            lo_q, hi_q = max(lo_q, ulo), min(hi_q, uhi)
+            if hi_q <= lo_q:
+                return
+            start.append(t if on else dataclasses.replace(t, q=0.0))
+            dims.append(SearchDim(op=t.op, param=t.param, low_q=round(lo_q, 4), high_q=round(hi_q, 4)))
+
+        for t in winner.tails:
+            add(t, True, 3.0, WINNER_MAX_TAIL, must=True)
+        partners.sort(key=lambda s: (not (s.mean > 0 or any(t.op in pinned for t in s.tails)), -s.mean))
+        for s in partners:
+            on = s.mean > 0 or any(t.op in pinned for t in s.tails)
+            for t in s.tails:
+                add(t, on, 2.0 if on else 1.0, PARTNER_MAX_TAIL)
+        if not dims:
+            return None
+        ops = _choices(start)  # a tail at share 0 keeps everything on its side: off, but searchable
+        in_search = {(t.op, t.param) for t in start} | {(d.op, d.param) for d in dims}
+        on = [s.label for s in partners if s.mean > 0 and any((t.op, t.param) in in_search for t in s.tails)]
+        off = [s.label for s in partners if s.mean <= 0 and any((d.op, d.param) in in_search for d in s.tails)]
+        crowded = [s.label for s in partners if s.label not in on and s.label not in off]
+        dropped = [s.label for s in units if s not in ok]
+        lone = not partners
+        hyp = (
+            f"a better threshold for {winner.label} exists than the screened one"
+            if lone
+            else f"{winner.label} tuned, with the other screens that did not clearly hurt, beats it alone"
+        )
+        if winner.mean <= 0:
+            role = ", the least bad: no screen helped"
+        elif not on:
+            role = ", the lone winner: no other screen helped"
+        else:
+            role = ", the best screen"
+        why = (
+            f"tune {winner.label} ({winner.mean:+.3f}{role}"
+            + f") over a wide range of its {len([d for d in dims if d.op in {t.op for t in winner.tails}])} "
+            "threshold(s)"
+            + (f"; partners on at their screened thresholds: {', '.join(on)}" if on else "")
+            + (f"; partners off but searchable (not clearly negative): {', '.join(off)}" if off else "")
+            + (f"; left out (clearly negative): {', '.join(dropped)}" if dropped else "")
+            + (f"; left out (no room for more thresholds than {max_dims}): {', '.join(crowded)}" if crowded else "")
+        )
+        return Proposal(kind="search", ops=ops, search=dims, purpose=SEARCH, hypothesis=hyp), why
+
+    def _search_plan(self, v: View, spec: tuple[Proposal, str], room: int, more: bool) -> Plan:
+        prop, why = spec
+        prop = prop.model_copy(update={"n_trials": max(1, min(room, 200))})
+        head = f"{'continue' if more else 'start'} the TPE search for {prop.n_trials} trial(s): {why}"
+        return Plan(proposals=[prop], rationale=(f"{v.trust_note}; " if v.trust_note else "") + head)
