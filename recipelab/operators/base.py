@@ -36,6 +36,24 @@ class OpParams(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+#: Data-Juicer's ``Filter`` base params and their defaults (data_juicer/ops/base_op.py).
+DJ_RANGE_DEFAULTS: dict[str, bool] = {"min_closed_interval": True, "max_closed_interval": True, "reversed_range": False}
+
+
+class FilterParams(OpParams):
+    """Base of every filter's params: Data-Juicer's range switches, accepted with Data-Juicer's meaning.
+
+    ``min_closed_interval`` / ``max_closed_interval``: the bound is inclusive (``>=`` / ``<=``) or strict.
+    ``reversed_range``: keep what falls *outside* the range. As in Data-Juicer, reversing also flips both
+    closed-interval flags first, so the default ``[min, max]`` reversed keeps ``v <= min or v >= max`` (the
+    complement of the open interval), not ``v < min or v > max``; and it applies to each (min, max) pair
+    of one stat before pairs of different stats are AND-ed (``image_shape_filter``: width and height)."""
+
+    min_closed_interval: bool = True
+    max_closed_interval: bool = True
+    reversed_range: bool = False
+
+
 @dataclass
 class Stat:
     """One stat column. ``offsets is None``: one value per sample. Else ragged: sample ``i`` owns
@@ -119,8 +137,12 @@ class Operator:
     summary: ClassVar[str] = ""
     #: Params that change the computed stats (and so the cache key); thresholds are not among them.
     stat_params: ClassVar[tuple[str, ...]] = ()
-    #: True where the op differs from Data-Juicer's op of the same name, or Data-Juicer has none.
+    #: True where Data-Juicer has no op of this name (the export leaves such ops out of a DJ config).
     new_op: ClassVar[bool] = False
+    #: Params that Data-Juicer's op of the same name does not have (recipelab extensions, opt-in
+    #: behaviours). At their defaults the op decides exactly as Data-Juicer's; the export never writes
+    #: them, and leaves the op out of a Data-Juicer config when one is set to another value.
+    extension_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: OpParams | dict[str, Any] | None = None) -> None:
         if params is None:
@@ -139,6 +161,32 @@ class Operator:
 
     def setup(self, context: OpContext) -> None:  # noqa: B027 - optional hook
         """Called once before stats are computed (e.g. to train or load a model). Default: nothing."""
+
+    def extensions_in_use(self) -> dict[str, Any]:
+        """Extension params set to a non-default value: why this op cannot be written as Data-Juicer's."""
+        fields = type(self.params).model_fields
+        return {
+            k: getattr(self.params, k)
+            for k in self.extension_params
+            if k in fields and getattr(self.params, k) != fields[k].get_default(call_default_factory=True)
+        }
+
+    def dj_unsupported_reason(self) -> str | None:
+        """Why this op, with these params, cannot go into a Data-Juicer config as is (None: it can, and
+        decides the same there)."""
+        if self.new_op:
+            return "recipelab-only op: Data-Juicer has no op of this name"
+        ext = self.extensions_in_use()
+        if ext:
+            shown = ", ".join(f"{k}={v!r}" for k, v in ext.items())
+            return f"uses recipelab extension(s) Data-Juicer's op does not have: {shown}"
+        return None
+
+    @classmethod
+    def dj_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` (as written in a recipe) as Data-Juicer's op takes them: extension params dropped,
+        values in Data-Juicer's types (ops with unit strings override this)."""
+        return {k: v for k, v in params.items() if k not in cls.extension_params}
 
 
 @dataclass
@@ -197,22 +245,39 @@ class Deduplicator(Operator):
 
 
 def range_keep(op: Filter, stats: Stats) -> np.ndarray:
+    """Data-Juicer's ``get_keep_boolean`` for every element (image / chunk / sample), vectorised.
+
+    Thresholds on the same stat form one (min, max) pair: closed or open per side
+    (``min_closed_interval`` / ``max_closed_interval``), negated when ``reversed_range`` (which, as in
+    Data-Juicer, flips both closed flags first). Pairs of different stats are AND-ed. An element whose stat
+    is NaN (an unreadable image) never passes, reversed or not: Data-Juicer would stop on such an image.
+    Then ``any_or_all`` over a sample's elements; a sample without elements is kept."""
     ths = op.thresholds
     if not ths:
         raise NotImplementedError(f"{op.name} has no thresholds; override keep()")
+    p = op.params
+    reversed_range = bool(getattr(p, "reversed_range", False))
+    min_closed = bool(getattr(p, "min_closed_interval", True)) != reversed_range
+    max_closed = bool(getattr(p, "max_closed_interval", True)) != reversed_range
     elem_ok: np.ndarray | None = None
     offsets: np.ndarray | None = None
-    for th in ths:
-        st = stats[th.stat_key]
+    for key in dict.fromkeys(th.stat_key for th in ths):
+        st = stats[key]
         v = st.values.astype(float)
-        b = op.bound(th.param)
-        if b is None:
-            ok = np.ones(len(v), dtype=bool)
-        elif th.side == "min":
-            ok = v >= b
-        else:
-            ok = v <= b
-        ok &= ~np.isnan(v) | (b is None)
+        ok = np.ones(len(v), dtype=bool)
+        for th in ths:
+            if th.stat_key != key:
+                continue
+            b = op.bound(th.param)
+            if b is None:
+                continue
+            if th.side == "min":
+                ok &= (v >= b) if min_closed else (v > b)
+            else:
+                ok &= (v <= b) if max_closed else (v < b)
+        if reversed_range:
+            ok = ~ok
+        ok &= ~np.isnan(v)
         elem_ok = ok if elem_ok is None else (elem_ok & ok)
         offsets = st.offsets
     assert elem_ok is not None

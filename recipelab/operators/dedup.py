@@ -48,11 +48,24 @@ log = logging.getLogger(__name__)  # dedup_signatures logs unreadable images und
 # --------------------------------------------------------------------------------------------------
 # Text preparation shared by the document deduplicators
 # --------------------------------------------------------------------------------------------------
-class _ShingleParams(OpParams):
+class _TextKeyParams(OpParams):
+    #: Extension (not in Data-Juicer): hash the text without Data-Juicer's special tokens. Off by default:
+    #: Data-Juicer hashes the raw text.
+    strip_special_tokens: bool = False
+
+
+def _text(s: Sample, p: OpParams) -> str:
+    return s.plain_text() if getattr(p, "strip_special_tokens", False) else s.text
+
+
+class _ShingleParams(_TextKeyParams):
     tokenization: Literal["space", "punctuation", "character"] = "space"
     window_size: int = Field(6, gt=0)
     lowercase: bool = True
     ignore_pattern: str | None = None
+    #: Extension: a non-empty text shorter than one window gets one shingle (the whole text) instead of
+    #: none. Off by default, as Data-Juicer, where all such texts share one hash (see document_shingles).
+    short_text_shingle: bool = False
 
     @field_validator("ignore_pattern")
     @classmethod
@@ -74,31 +87,38 @@ def _prepare(text: str, p: _ShingleParams) -> str:
 
 
 def _batch_shingles(samples: Sequence[Sample], p: _ShingleParams, dedupe: bool) -> list[list[bytes]]:
-    return [document_shingles(_prepare(s.plain_text(), p), p.tokenization, p.window_size, dedupe) for s in samples]
+    return [
+        document_shingles(_prepare(_text(s, p), p), p.tokenization, p.window_size, dedupe, p.short_text_shingle)
+        for s in samples
+    ]
+
+
+_SHINGLE_EXTENSIONS = ("strip_special_tokens", "short_text_shingle")
 
 
 # --------------------------------------------------------------------------------------------------
 # document_deduplicator
 # --------------------------------------------------------------------------------------------------
-class DocumentDedupParams(OpParams):
+class DocumentDedupParams(_TextKeyParams):
     lowercase: bool = False
     ignore_non_character: bool = False
 
 
 @register
 class DocumentDeduplicator(Deduplicator):
-    """Exact duplicates: md5 of the (stripped; optionally lower-cased, optionally without whitespace,
-    digits and punctuation) text."""
+    """Exact duplicates: md5 of the raw text (special tokens included, as Data-Juicer), stripped;
+    optionally lower-cased, optionally without whitespace, digits and ASCII punctuation."""
 
     name = "document_deduplicator"
     summary = "exact text duplicates (md5)"
     Params = DocumentDedupParams
     hash_key = "__dj__hash"
-    stat_params = ("lowercase", "ignore_non_character")
+    stat_params = ("lowercase", "ignore_non_character", "strip_special_tokens")
+    extension_params = ("strip_special_tokens",)
 
     def compute_groups(self, samples: Sequence[Sample], context: OpContext | None = None) -> np.ndarray:
         p = self.params
-        return labels_from_keys([document_md5(s.plain_text(), p.lowercase, p.ignore_non_character) for s in samples])
+        return labels_from_keys([document_md5(_text(s, p), p.lowercase, p.ignore_non_character) for s in samples])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -117,8 +137,12 @@ class SimhashParams(_ShingleParams):
 
 @register
 class DocumentSimhashDeduplicator(Deduplicator):
-    """Near duplicates by SimHash: 64-bit simhashes of word (or char / punctuation-split) shingles;
-    samples within ``hamming_distance`` bits are duplicates, transitively."""
+    """Near duplicates by SimHash: 64-bit simhashes of word (or char / punctuation-split) shingles of the
+    raw text; samples within ``hamming_distance`` bits are duplicates, transitively.
+
+    As Data-Juicer, including its plain bug: a text with fewer words than ``window_size`` (6) has no
+    shingle and gets simhash 0, so all such texts are duplicates of each other and only the first
+    survives. ``short_text_shingle=True`` (extension, never exported) hashes them as one shingle."""
 
     name = "document_simhash_deduplicator"
     summary = "near-duplicate texts (SimHash, Hamming distance)"
@@ -131,7 +155,9 @@ class DocumentSimhashDeduplicator(Deduplicator):
         "ignore_pattern",
         "num_blocks",
         "hamming_distance",
+        *_SHINGLE_EXTENSIONS,
     )
+    extension_params = _SHINGLE_EXTENSIONS
 
     def compute_groups(self, samples: Sequence[Sample], context: OpContext | None = None) -> np.ndarray:
         p = self.params
@@ -168,7 +194,11 @@ class MinhashParams(_ShingleParams):
 @register
 class DocumentMinhashDeduplicator(Deduplicator):
     """Near duplicates by MinHash LSH: samples sharing any LSH band (tuned for ``jaccard_threshold``) are
-    duplicates, transitively (Data-Juicer's union-find; no pairwise Jaccard check, as Data-Juicer)."""
+    duplicates, transitively (Data-Juicer's union-find; no pairwise Jaccard check, as Data-Juicer).
+
+    As Data-Juicer, a text with fewer words than ``window_size`` (5) has no shingle and an all-max
+    minhash, so all such texts are duplicates of each other; ``short_text_shingle=True`` (extension)
+    hashes them as one shingle instead."""
 
     name = "document_minhash_deduplicator"
     summary = "near-duplicate texts (MinHash LSH, Jaccard)"
@@ -184,7 +214,9 @@ class DocumentMinhashDeduplicator(Deduplicator):
         "num_bands",
         "num_rows_per_band",
         "tokenizer_model",
+        *_SHINGLE_EXTENSIONS,
     )
+    extension_params = _SHINGLE_EXTENSIONS
 
     def bands(self) -> tuple[int, int]:
         p = self.params
@@ -203,7 +235,7 @@ class DocumentMinhashDeduplicator(Deduplicator):
 # --------------------------------------------------------------------------------------------------
 # image_deduplicator
 # --------------------------------------------------------------------------------------------------
-class ImageDedupParams(OpParams):
+class ImageDedupParams(_TextKeyParams):
     method: Literal["phash", "dhash", "whash", "ahash"] = "phash"
     consider_text: bool = False
     #: Extension (not in Data-Juicer): also group samples whose image hashes differ by at most this many
@@ -213,9 +245,13 @@ class ImageDedupParams(OpParams):
 
 @register
 class ImageDeduplicator(Deduplicator):
-    """Duplicate images: a sample's key is the concatenation of the perceptual hashes of all its images
-    (plus the md5 of its text with ``consider_text``); equal keys are duplicates. A sample without an
-    image (or with an unreadable one) is a group of its own.
+    """Duplicate images, as Data-Juicer: a sample's key is the concatenation of the perceptual hashes
+    (imagededup's, on the EXIF-rotated RGB image) of its *distinct* image paths, plus, with
+    ``consider_text``, the md5 of its raw text; equal keys are duplicates.
+
+    A sample without an image is kept, unless ``consider_text``: Data-Juicer's key is then ("", md5),
+    so image-less samples with the same text are duplicates (matched). A sample with an unreadable image
+    is a group of its own (Data-Juicer would stop on it).
 
     ``hash_distance`` (extension): samples with the same number of images whose hashes differ by at most
     that many bits (summed over images) are duplicates too, transitively."""
@@ -225,7 +261,8 @@ class ImageDeduplicator(Deduplicator):
     modality = "image"
     Params = ImageDedupParams
     hash_key = "__dj__imagehash"
-    stat_params = ("method", "consider_text", "hash_distance")
+    stat_params = ("method", "consider_text", "hash_distance", "strip_special_tokens")
+    extension_params = ("hash_distance", "strip_special_tokens")
 
     def _image_hashes(self, paths: list[str], workers: int) -> tuple[np.ndarray, np.ndarray]:
         method = self.params.method
@@ -239,15 +276,28 @@ class ImageDeduplicator(Deduplicator):
     def compute_groups(self, samples: Sequence[Sample], context: OpContext | None = None) -> np.ndarray:
         p = self.params
         n = len(samples)
-        paths = [path for s in samples for path in s.images]
-        counts = np.fromiter((len(s.images) for s in samples), dtype=np.int64, count=n)
-        hashes, ok = self._image_hashes(paths, context.workers if context else 1)
+        # Data-Juicer loads a sample's images into a dict keyed by path: a repeated path counts once
+        per_sample = [list(dict.fromkeys(s.images)) for s in samples]
+        unique_paths = list(dict.fromkeys(path for paths in per_sample for path in paths))
+        hashes, ok = self._image_hashes(unique_paths, context.workers if context else 1)
+        where = {path: i for i, path in enumerate(unique_paths)}
+        text_md5 = [document_md5(_text(s, p)) for s in samples] if p.consider_text else None
+        if p.hash_distance == 0:
+            keys: list[object] = []
+            for i, paths in enumerate(per_sample):
+                idx = [where[path] for path in paths]
+                if not all(ok[j] for j in idx) or (not idx and text_md5 is None):
+                    keys.append(("own", i))  # unreadable image, or no image: a group of its own
+                else:
+                    keys.append((tuple(int(hashes[j]) for j in idx), text_md5[i] if text_md5 else None))
+            return labels_from_keys(keys)
+        flat = [where[path] for paths in per_sample for path in paths]
+        counts = np.fromiter(map(len, per_sample), dtype=np.int64, count=n)
         text_keys = (
-            np.array([int(document_md5(s.plain_text())[:16], 16) for s in samples], dtype=np.uint64)
-            if p.consider_text
-            else None
+            np.array([int(m[:16], 16) for m in text_md5], dtype=np.uint64) if text_md5 is not None else None
         )
-        return image_hash_labels(hashes, ok, counts, text_keys, p.hash_distance)
+        flat_idx = np.asarray(flat, dtype=np.int64)
+        return image_hash_labels(hashes[flat_idx], ok[flat_idx], counts, text_keys, p.hash_distance)
 
 
 __all__ = [

@@ -14,8 +14,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from recipelab.operators.hashing import U64
-
 # The deduplicators' logger (where these warnings were logged before the split).
 log = logging.getLogger("recipelab.operators.dedup")
 
@@ -43,20 +41,23 @@ def _punctuation_re() -> re.Pattern[str]:
         return re.compile("[" + re.escape("".join(chars)) + "]")
 
 
-def document_shingles(text: str, tokenization: str, window: int, dedupe: bool) -> list[bytes]:
+def document_shingles(
+    text: str, tokenization: str, window: int, dedupe: bool, short_text_shingle: bool = False
+) -> list[bytes]:
     """Data-Juicer's shingles of a document: windows of ``window`` chars / words.
 
-    Extension: a non-empty text shorter than one window gives one shingle (the whole text) instead of
-    none; with none, Data-Juicer gives all such texts the same hash and so groups every short text
-    together (every caption of fewer than 5 words, with the minhash defaults)."""
+    A text shorter than one window has no shingle, as in Data-Juicer, where all such texts then share
+    one hash (simhash 0, minhash all-max) and so are all duplicates of each other: every caption of fewer
+    than 6 words (simhash defaults) but the first is dropped. Matched on purpose, by default.
+    ``short_text_shingle=True`` (extension) gives such a non-empty text one shingle, the whole text."""
     if tokenization == "character":
         shingles = [text[i : i + window] for i in range(len(text) - window + 1)]
-        if not shingles and text:
+        if short_text_shingle and not shingles and text:
             shingles = [text]
     else:
         words = _punctuation_re().split(text) if tokenization == "punctuation" else _split_on_space(text)
         shingles = [" ".join(words[i : i + window]) for i in range(len(words) - window + 1)]
-        if not shingles and any(words):
+        if short_text_shingle and not shingles and any(words):
             shingles = [" ".join(words)]
     out = [s.encode("utf-8", "surrogatepass") for s in shingles]
     return list(dict.fromkeys(out)) if dedupe else out
@@ -153,69 +154,79 @@ def minhashes(shingle_sets: Sequence[list[bytes]], num_perm: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------
-# Perceptual image hashes (imagehash's phash / dhash / ahash / whash)
+# Perceptual image hashes, as Data-Juicer's image_deduplicator computes them: imagededup's PHash / DHash /
+# AHash / WHash (not the `imagehash` package's, which differ: other median, strict '>' and grayscale
+# before resizing) on the image Data-Juicer loads (``datasets.Image``: EXIF orientation applied, then
+# ``convert('RGB')``, so transparency becomes black).
 # --------------------------------------------------------------------------------------------------
-def _dct_matrix(size: int, keep: int) -> np.ndarray:
-    """First ``keep`` rows of scipy.fftpack's unnormalised DCT-II matrix of order ``size``."""
-    k = np.arange(keep)[:, None]
-    n = np.arange(size)[None, :]
-    return 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * size))
-
-
-_DCT8x32 = _dct_matrix(32, 8)
+#: imagededup's target sizes (width, height) per method.
+HASH_SIZES = {"phash": (32, 32), "ahash": (8, 8), "dhash": (9, 8), "whash": (256, 256)}
+_EXIF_ORIENTATION = 0x0112
 
 
 def _bits_to_u64(bits: np.ndarray) -> np.ndarray:
-    """(N, 64) booleans, row-major as imagehash flattens its hash, to uint64 (same hex as imagehash)."""
+    """(N, 64) booleans, row-major as imagededup packs its hash, to uint64 (same hex as imagededup)."""
     return np.packbits(bits.astype(np.uint8), axis=1).view(">u8").reshape(-1).astype(np.uint64)
 
 
-def _load_gray(path: str, size: tuple[int, int]) -> np.ndarray | None:
-    from PIL import Image
+def load_dj_gray(path: str, size: tuple[int, int]) -> np.ndarray | None:
+    """The uint8 grayscale array imagededup hashes for Data-Juicer: the image as ``datasets.Image`` decodes
+    it (EXIF orientation applied), ``convert('RGB')``, resized to ``size`` with LANCZOS, then ``'L'``."""
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as im:
-            # imagehash: convert('L') then resize with ANTIALIAS (= LANCZOS)
-            return np.asarray(im.convert("L").resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
+            im.load()
+            if im.getexif().get(_EXIF_ORIENTATION) is not None:
+                im = ImageOps.exif_transpose(im)
+            rgb = im.convert("RGB")
+        return np.asarray(rgb.resize(size, Image.Resampling.LANCZOS).convert("L"), dtype=np.uint8)
     except Exception as e:  # unreadable image: the sample becomes its own group
         log.warning("image_deduplicator: cannot read %s: %s", path, e)
         return None
 
 
+def _whash_bits(pix: np.ndarray) -> np.ndarray:
+    import pywt
+
+    out = np.zeros((len(pix), 64), dtype=bool)
+    for i, arr in enumerate(pix):
+        ll = pywt.wavedec2(data=arr / 255, wavelet="haar", level=5)[0]
+        out[i] = (ll >= np.median(ll.ravel())).ravel()
+    return out
+
+
 def hash_images(paths: Sequence[str], method: str) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit perceptual hash per image (equal to ``imagehash.<method>`` of the file), and an ok mask."""
+    """64-bit perceptual hash per image, equal to Data-Juicer's (imagededup's ``<Method>().encode_image``
+    of the loaded image, as hex), and an ok mask (False: unreadable)."""
     n = len(paths)
     out = np.zeros(n, dtype=np.uint64)
     ok = np.zeros(n, dtype=bool)
-    if method == "whash":
-        import imagehash
-        from PIL import Image
-
-        for i, path in enumerate(paths):
-            try:
-                with Image.open(path) as im:
-                    out[i] = U64(int(str(imagehash.whash(im)), 16))
-                ok[i] = True
-            except Exception as e:
-                log.warning("image_deduplicator: cannot read %s: %s", path, e)
-        return out, ok
-    size = {"phash": (32, 32), "ahash": (8, 8), "dhash": (9, 8)}[method]
-    pix = np.zeros((n, size[1], size[0]), dtype=np.float64)
+    size = HASH_SIZES[method]
+    pix = np.zeros((n, size[1], size[0]), dtype=np.uint8)
     for i, path in enumerate(paths):
-        arr = _load_gray(path, size)
+        arr = load_dj_gray(path, size)
         if arr is not None:
             pix[i] = arr
             ok[i] = True
+    if n == 0:
+        return out, ok
     if method == "phash":
-        low = _DCT8x32 @ pix @ _DCT8x32.T  # (n, 8, 8): the low-frequency DCT block
+        from scipy.fftpack import dct
+
+        # scipy's own DCT, in imagededup's order (columns, then rows): on a flat image the AC terms are
+        # rounding noise, and only the same arithmetic gives the same noise, hence the same hash
+        low = dct(dct(pix.astype(np.float64), axis=1), axis=2)[:, :8, :8]
         flat = low.reshape(n, 64)
-        bits = flat > np.median(flat, axis=1, keepdims=True)
+        bits = flat >= np.median(flat[:, 1:], axis=1, keepdims=True)  # median without the DC term, '>='
     elif method == "ahash":
-        flat = pix.reshape(n, 64)
-        bits = flat > flat.mean(axis=1, keepdims=True)
-    else:  # dhash: each pixel brighter than its left neighbour
+        flat = pix.reshape(n, 64).astype(np.float64)
+        bits = flat >= flat.mean(axis=1, keepdims=True)
+    elif method == "dhash":  # each pixel brighter than its left neighbour
         bits = (pix[:, :, 1:] > pix[:, :, :-1]).reshape(n, 64)
-    out[:] = _bits_to_u64(bits) if n else out
+    else:
+        bits = _whash_bits(pix)
+    out[:] = _bits_to_u64(bits)
     return out, ok
 
 

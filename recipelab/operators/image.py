@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -26,7 +26,7 @@ from recipelab.operators.base import (
     MAXSIZE,
     AnyOrAll,
     Filter,
-    OpParams,
+    FilterParams,
     Stat,
     Stats,
     Threshold,
@@ -62,11 +62,24 @@ def ragged_per_image(
     return [Stat(vals[i], offsets.copy()) for i in range(n_out)]
 
 
+#: EXIF orientations that rotate the image by 90 degrees (width and height swap once applied).
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+_EXIF_ORIENTATION = 0x0112
+
+
 def image_header_size(path: str) -> tuple[float, float]:
-    """(width, height) from the file header only (PIL opens lazily and decodes nothing)."""
+    """(width, height) from the file header only (PIL opens lazily and decodes nothing).
+
+    As Data-Juicer, which loads images through ``datasets.Image`` and so applies the EXIF orientation:
+    a photo stored landscape with orientation 6 ("rotate 90") is portrait there, and here too."""
     try:
         with Image.open(path) as im:
             w, h = im.size
+            # only where the header already holds EXIF: PNG's getexif() would decode the image to look
+            # for a late eXIf chunk (such files are rare; Data-Juicer, decoding anyway, would see it)
+            if "exif" in im.info or im.format in ("TIFF", "MPO"):
+                if im.getexif().get(_EXIF_ORIENTATION) in _SWAPPING_ORIENTATIONS:
+                    w, h = h, w
         if w <= 0 or h <= 0:
             return NAN, NAN
         return float(w), float(h)
@@ -118,42 +131,60 @@ def gray_entropy(g: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
-_SI = {"": 1, "B": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "P": 1000**5, "E": 1000**6}
-_NIST = {"KI": 1024, "MI": 1024**2, "GI": 1024**3, "TI": 1024**4, "PI": 1024**5, "EI": 1024**6}
+#: Data-Juicer 1.6.1's units (data_juicer/utils/mm_utils.py ``size_to_bytes``): all powers of 1024.
+_DJ_UNIT_SHIFT = {
+    "kb": 10, "kib": 10, "mb": 20, "mib": 20, "gb": 30, "gib": 30, "tb": 40, "tib": 40,
+    "pb": 50, "pib": 50, "eb": 60, "eib": 60, "zb": 70, "zib": 70, "yb": 80, "yib": 80,
+}  # fmt: skip
 
 
-def size_to_bytes(size: str | int | float) -> int:
-    """Data-Juicer's ``size_to_bytes`` (bitmath ``parse_string_unsafe``): numbers are bytes; unit
-    letters are case-insensitive; ``K``/``KB``/``k`` are SI (1000), ``Ki``/``KiB`` are NIST (1024);
-    a trailing ``B`` is optional. ``'10KB'`` -> 10000, ``'10KiB'`` -> 10240, ``'1TB'`` -> 10**12."""
+def size_to_bytes(size: str | int | float) -> int | float:
+    """A size as Data-Juicer 1.6.1 reads it, bugs included; numbers are bytes (a recipelab extension).
+
+    Data-Juicer keeps the *digits* of the string and the *letters* of it, separately: "10KB" is 10 * 1024
+    (KB and KiB are both 1024), "1.5KB" is read as "15" KB = 15,360 bytes (the decimal point is dropped),
+    "2 GB" is 2 GiB, "500" is 500 bytes; "1B", "10K" and "1e3" are errors (unknown units "b", "k", "e").
+    Matched on purpose so a recipe decides the same here and in ``dj-process``; to say an exact or
+    fractional size, give a number of bytes (the export writes it as a digits-only string)."""
     if isinstance(size, bool):
-        raise TypeError("size must be a number or a string like '10KB'")
+        raise TypeError("size must be a number of bytes or a string like '10KB'")
     if isinstance(size, int | float):
-        return int(size)
+        if not math.isfinite(size) or size < 0:
+            raise ValueError(f"size must be a finite number of bytes >= 0, got {size!r}")
+        return size
     if not isinstance(size, str):
         raise TypeError(f"int, float or str expected but {type(size).__name__} found")
-    m = _SIZE_RE.match(size)
-    if not m:
-        raise ValueError(f"cannot parse size {size!r}; use e.g. '0', '500', '10KB', '1.5MiB', '1TB'")
-    num, unit = float(m.group(1)), m.group(2).upper()
-    if unit.endswith("B") and unit != "B":
-        unit = unit[:-1]
-    if unit in ("BYTE", "BYTES"):
-        unit = "B"
-    if unit in _SI:
-        mult = _SI[unit]
-    elif unit in _NIST:
-        mult = _NIST[unit]
-    else:
-        raise ValueError(f"unknown size unit in {size!r}")
-    return int(num * mult)
+    letters = "".join(c for c in size if c.isalpha())
+    digits = "".join(c for c in size if c.isdigit())
+    if not digits:
+        raise ValueError(f"size {size!r} has no digits; use e.g. '0', '500', '10KB', '2MiB'")
+    number = int(float(digits))
+    if not letters:
+        return number
+    shift = _DJ_UNIT_SHIFT.get(letters.lower())
+    if shift is None:
+        raise ValueError(
+            f"unknown size unit {letters!r} in {size!r}: Data-Juicer takes KB, MB, GB, TB, PB, EB, ZB, YB or "
+            "KiB..YiB (all powers of 1024, case-insensitive); or give a number of bytes"
+        )
+    return number << shift
+
+
+def dj_size_string(value: int | float | str, side: str) -> str:
+    """A size param as a string Data-Juicer reads to a bound that decides exactly as ``value`` does here.
+
+    File sizes are whole bytes, so a fractional lower bound is its ceiling and an upper bound its floor;
+    strings are kept as written (they already mean the same in both)."""
+    if isinstance(value, str):
+        return value
+    b = size_to_bytes(value)
+    return str(int(math.ceil(b)) if side == "min" else int(math.floor(b)))
 
 
 # ------------------------------------------------------------------------------------------------ ops
 
 
-class ImageAspectRatioParams(OpParams):
+class ImageAspectRatioParams(FilterParams):
     min_ratio: float = 0.333
     max_ratio: float = 3.0
     any_or_all: AnyOrAll = "any"
@@ -183,7 +214,7 @@ class ImageAspectRatioFilter(Filter):
         return {"aspect_ratios": st}
 
 
-class ImageShapeParams(OpParams):
+class ImageShapeParams(FilterParams):
     min_width: int = 1
     max_width: int = MAXSIZE
     min_height: int = 1
@@ -213,9 +244,10 @@ class ImageShapeFilter(Filter):
         return {"image_width": w, "image_height": h}
 
 
-class ImageSizeParams(OpParams):
-    #: As Data-Juicer: strings with units ('0', '10KB', '1.5MiB', '1TB'); numbers (bytes) also accepted,
-    #: which is what the threshold search writes.
+class ImageSizeParams(FilterParams):
+    #: As Data-Juicer: strings with units ('0', '10KB', '2MiB', '1TB'; read by Data-Juicer's rules, see
+    #: ``size_to_bytes``); numbers of bytes also accepted (an extension: what the threshold search writes,
+    #: exported as digit strings).
     min_size: int | float | str = "0"
     max_size: int | float | str = "1TB"
     any_or_all: AnyOrAll = "any"
@@ -236,9 +268,10 @@ def _file_size(path: str) -> tuple[float]:
 
 @register
 class ImageSizeFilter(Filter):
-    """Keep samples whose image file size in bytes is within [min_size, max_size]. Sizes may be given
-    as in Data-Juicer ('10KB' = 10000 bytes, '10KiB' = 10240) or as numbers of bytes. Reads only the
-    file size (no decoding): a missing file is NaN, a zero-byte file is 0 bytes."""
+    """Keep samples whose image file size in bytes is within [min_size, max_size]. Sizes are read as
+    Data-Juicer 1.6.1 reads them ('10KB' = '10KiB' = 10240 bytes; '1.5KB' = 15360, its parser drops the
+    decimal point: matched on purpose, see ``size_to_bytes``) or given as numbers of bytes. Reads only
+    the file size (no decoding): a missing file is NaN, a zero-byte file is 0 bytes."""
 
     name = "image_size_filter"
     summary = "image file size in bytes within [min_size, max_size] ('10KB', '1MiB', ...)"
@@ -256,12 +289,19 @@ class ImageSizeFilter(Filter):
 
     def bound(self, param: str) -> float | None:
         v = getattr(self.params, param)
-        if v is None:
-            return None
-        return float(v) if isinstance(v, int | float) else float(size_to_bytes(v))
+        return None if v is None else float(size_to_bytes(v))
+
+    @classmethod
+    def dj_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Sizes as the strings Data-Juicer's preflight check demands (it rejects numbers)."""
+        out = super().dj_params(params)
+        for key, side in (("min_size", "min"), ("max_size", "max")):
+            if key in out and out[key] is not None:
+                out[key] = dj_size_string(out[key], side)
+        return out
 
 
-class ImageSharpnessParams(OpParams):
+class ImageSharpnessParams(FilterParams):
     min_sharpness: float = 0.0
     max_sharpness: float = float(MAXSIZE)
     any_or_all: AnyOrAll = "any"
@@ -299,7 +339,7 @@ class ImageSharpnessFilter(Filter):
         return {"image_sharpness": st}
 
 
-class ImageEntropyParams(OpParams):
+class ImageEntropyParams(FilterParams):
     min_entropy: float = 0.0
     max_entropy: float = 8.0
     any_or_all: AnyOrAll = "any"

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from recipelab.data.sample import Sample
-from recipelab.operators.base import AnyOrAll, Filter, OpContext, OpParams, Stat, Stats, Threshold
+from recipelab.operators.base import AnyOrAll, Filter, FilterParams, OpContext, Stat, Stats, Threshold
 from recipelab.operators.registry import register
 
 if TYPE_CHECKING:  # torch is imported only when a proxy is trained, so `recipelab ops list` stays fast
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 PROXY = "proxy"
 
 
-class ImageTextSimilarityParams(OpParams):
+class ImageTextSimilarityParams(FilterParams):
     hf_clip: str = "openai/clip-vit-base-patch32"
     trust_remote_code: bool = False
     min_score: float = 0.1
@@ -99,6 +99,7 @@ class ImageTextSimilarityFilter(Filter):
         "proxy_epochs",
         "proxy_folds",
     )
+    extension_params = ("proxy_seed", "proxy_epochs", "proxy_folds", "batch_size")
     thresholds = (
         Threshold("min_score", "image_text_similarity", "min"),
         Threshold("max_score", "image_text_similarity", "max"),
@@ -109,6 +110,17 @@ class ImageTextSimilarityFilter(Filter):
         self._clip: tuple[Any, Any, Any] | None = None
         self._proxy: ProxyScorer | None = None
         self._proxy_values: dict[tuple[str, str, tuple[str, ...]], list[float]] = {}
+
+    def dj_unsupported_reason(self) -> str | None:
+        """Never exported to Data-Juicer: its op needs a Hugging Face CLIP, and its scores are on CLIP's
+        scale; a proxy CLIP's cosines are on another scale, and even with a local CLIP, Data-Juicer skips
+        the caption rows that have no ``<__dj__image>`` token, which are scored here."""
+        if self.uses_local_clip():
+            return (
+                "local CLIP scores here include caption rows without <__dj__image> tokens, which Data-Juicer "
+                "skips; decisions are not checked against Data-Juicer"
+            )
+        return "scores come from a proxy CLIP trained on the pool; Data-Juicer's op needs a real CLIP (hf_clip)"
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -21,7 +21,10 @@ from recipelab.data.sample import Sample
 from recipelab.operators.base import Deduplicator, Filter, Mapper, OpContext, Operator, Stat, Stats
 from recipelab.progress import progress_iter
 
-STATS_VERSION = 1
+# 2: Data-Juicer-faithful stats (raw text with special tokens, exact SPECIAL_CHARACTERS, imagededup
+# hashes, EXIF-rotated sizes, no short-text shingle, floats at Data-Juicer's stored precision): caches of
+# version 1 must not be reused.
+STATS_VERSION = 2
 
 
 def mapper_chain_config(mappers: Sequence[Mapper]) -> list[list[Any]]:
@@ -88,6 +91,28 @@ class StatsCache:
         os.replace(tmp, p)
 
 
+def dj_stored_floats(values: np.ndarray) -> np.ndarray:
+    """Float stats as Data-Juicer reads them back when it decides.
+
+    Data-Juicer keeps stats in a ``__dj__stats__`` column that ``datasets`` stores as JSON, written and
+    read with pandas' ujson (10 decimals, and a parser that is not correctly rounded): an aspect ratio
+    of 33/99 is 0.33333333330000003 there, so ``min_ratio: 0.3333333333333333`` drops that image in
+    Data-Juicer. Stats computed here go through the same round trip so decisions are the same at exact
+    thresholds too. Integers, NaN (unreadable image) and infinities are left as they are."""
+    if values.dtype.kind != "f" or len(values) == 0:
+        return values
+    try:
+        from pandas.io.json import ujson_dumps, ujson_loads
+    except ImportError:  # pandas < 2.2
+        from pandas.io.json import dumps as ujson_dumps  # type: ignore[attr-defined,no-redef]
+        from pandas.io.json import loads as ujson_loads  # type: ignore[attr-defined,no-redef]
+    out = values.astype(np.float64, copy=True)
+    finite = np.isfinite(out)
+    if finite.any():
+        out[finite] = np.asarray(ujson_loads(ujson_dumps(out[finite].tolist())), dtype=np.float64)
+    return out
+
+
 def _compute_chunk(args: tuple[Filter, list[Sample]]) -> Stats:
     op, chunk = args
     return op.compute_stats(chunk)
@@ -110,7 +135,8 @@ def compute_filter_stats(op: Filter, samples: Sequence[Sample], context: OpConte
         parts = [op.compute_stats(c) for c in progress_iter(chunks, total=len(chunks), desc=op.name, quiet=quiet)]
     if not parts:
         return {k: Stat(np.zeros(0)) for k in op.stats_keys}
-    return {k: Stat.concat([p[k] for p in parts]) for k in parts[0]}
+    out = {k: Stat.concat([p[k] for p in parts]) for k in parts[0]}
+    return {k: Stat(dj_stored_floats(st.values), st.offsets) for k, st in out.items()}
 
 
 def compute_op_stats(

@@ -1,6 +1,9 @@
 """Text filters with Data-Juicer names, stat keys, params and defaults (data_juicer/ops/filter).
 
-Stats are computed on ``Sample.plain_text()`` (Data-Juicer's special tokens removed) and batched; the
+Stats are computed, as in Data-Juicer, on the raw text: its special tokens (``<__dj__image>``,
+``<|__dj__eoc|>``) count as characters and words, so a caption with two image tokens is 26 characters
+longer than without. ``strip_special_tokens=True`` (a recipelab extension, off by default, never
+exported to a Data-Juicer config) measures the text without them instead. Stats are batched; the
 vectorised kernels (code point arrays, rolling n-gram hashes, word splitting, word lists) live in
 :mod:`recipelab.operators.text_kernels`, and this module keeps the op classes: params, registration,
 stat keys and thresholds. The kernels' public names stay importable from here.
@@ -14,7 +17,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from recipelab.data.sample import Sample
-from recipelab.operators.base import MAXSIZE, Filter, OpParams, Stat, Stats, Threshold
+from recipelab.operators.base import MAXSIZE, Filter, FilterParams, OpParams, Stat, Stats, Threshold
 from recipelab.operators.registry import register
 from recipelab.operators.text_kernels import (
     EMOJI_RANGES,
@@ -40,8 +43,11 @@ from recipelab.operators.text_kernels import (
 )
 
 
-def _plain_texts(samples: Sequence[Sample]) -> list[str]:
-    return [s.plain_text() for s in samples]
+def _texts(samples: Sequence[Sample], params: OpParams) -> list[str]:
+    """The texts a text filter measures: raw (Data-Juicer), or without special tokens when opted in."""
+    if getattr(params, "strip_special_tokens", False):
+        return [s.plain_text() for s in samples]
+    return [s.text for s in samples]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -56,7 +62,23 @@ def _no_tokenization(value: bool) -> bool:
     return value
 
 
-class _TokenizationParams(OpParams):
+class _TextParams(FilterParams):
+    #: Extension (not in Data-Juicer): measure the text without Data-Juicer's special tokens. Off by
+    #: default, as Data-Juicer measures the raw text; changes the stat.
+    strip_special_tokens: bool = False
+
+
+class _TextFilter(Filter):
+    """A text filter: measures ``_texts(samples)``; ``strip_special_tokens`` is its one extension."""
+
+    extension_params = ("strip_special_tokens",)
+    stat_params = ("strip_special_tokens",)
+
+    def texts(self, samples: Sequence[Sample]) -> list[str]:
+        return _texts(samples, self.params)
+
+
+class _TokenizationParams(_TextParams):
     tokenization: bool = False
 
     @field_validator("tokenization")
@@ -65,7 +87,7 @@ class _TokenizationParams(OpParams):
         return _no_tokenization(v)
 
 
-class _RatioBounds(OpParams):
+class _RatioBounds(_TextParams):
     min_ratio: float = 0.0
     max_ratio: float = 0.5
 
@@ -77,14 +99,17 @@ def _ratio_thresholds(key: str) -> tuple[Threshold, Threshold]:
 # --------------------------------------------------------------------------------------------------
 # Filters
 # --------------------------------------------------------------------------------------------------
-class TextLengthParams(OpParams):
+class TextLengthParams(_TextParams):
     min_len: int = 10
     max_len: int = MAXSIZE
 
 
 @register
-class TextLengthFilter(Filter):
-    """Keep samples whose text length (characters, special tokens excluded) is in [min_len, max_len]."""
+class TextLengthFilter(_TextFilter):
+    """Keep samples whose text length in characters is in [min_len, max_len].
+
+    As Data-Juicer: ``len(text)`` of the raw text, so ``<__dj__image>`` (13 chars) and ``<|__dj__eoc|>``
+    (13 chars) count; ``strip_special_tokens=True`` leaves them out (extension)."""
 
     name = "text_length_filter"
     summary = "text length in characters within [min_len, max_len]"
@@ -93,7 +118,7 @@ class TextLengthFilter(Filter):
     thresholds = (Threshold("min_len", "text_len", "min"), Threshold("max_len", "text_len", "max"))
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        lens = np.fromiter((len(s.plain_text()) for s in samples), dtype=np.int64, count=len(samples))
+        lens = np.fromiter(map(len, self.texts(samples)), dtype=np.int64, count=len(samples))
         return {"text_len": Stat(lens)}
 
 
@@ -104,7 +129,7 @@ class WordsNumParams(_TokenizationParams):
 
 
 @register
-class WordsNumFilter(Filter):
+class WordsNumFilter(_TextFilter):
     """Keep samples whose number of words is in [min_num, max_num].
 
     Words: split on space/newline/tab, special characters stripped from both ends, empty words dropped
@@ -115,10 +140,10 @@ class WordsNumFilter(Filter):
     Params = WordsNumParams
     stats_keys = ("num_words",)
     thresholds = (Threshold("min_num", "num_words", "min"), Threshold("max_num", "num_words", "max"))
-    stat_params = ("lang", "tokenization")
+    stat_params = ("lang", "tokenization", "strip_special_tokens")
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        return {"num_words": Stat(WordBatch(_plain_texts(samples)).counts)}
+        return {"num_words": Stat(WordBatch(self.texts(samples)).counts)}
 
 
 class WordRepetitionParams(_TokenizationParams, _RatioBounds):
@@ -127,7 +152,7 @@ class WordRepetitionParams(_TokenizationParams, _RatioBounds):
 
 
 @register
-class WordRepetitionFilter(Filter):
+class WordRepetitionFilter(_TextFilter):
     """Keep samples whose word-level n-gram repetition ratio is in [min_ratio, max_ratio].
 
     Ratio = (occurrences of word n-grams that occur more than once) / (all word n-grams), n = rep_len, on
@@ -138,10 +163,10 @@ class WordRepetitionFilter(Filter):
     Params = WordRepetitionParams
     stats_keys = ("word_rep_ratio",)
     thresholds = _ratio_thresholds("word_rep_ratio")
-    stat_params = ("lang", "tokenization", "rep_len")
+    stat_params = ("lang", "tokenization", "rep_len", "strip_special_tokens")
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        return {"word_rep_ratio": Stat(word_repetition_ratio(_plain_texts(samples), self.params.rep_len))}
+        return {"word_rep_ratio": Stat(word_repetition_ratio(self.texts(samples), self.params.rep_len))}
 
 
 class CharacterRepetitionParams(_RatioBounds):
@@ -149,7 +174,7 @@ class CharacterRepetitionParams(_RatioBounds):
 
 
 @register
-class CharacterRepetitionFilter(Filter):
+class CharacterRepetitionFilter(_TextFilter):
     """Keep samples whose char-level n-gram repetition ratio is in [min_ratio, max_ratio].
 
     As Data-Juicer: with the distinct char n-grams (n = rep_len) sorted by frequency, ratio = (occurrences
@@ -160,10 +185,10 @@ class CharacterRepetitionFilter(Filter):
     Params = CharacterRepetitionParams
     stats_keys = ("char_rep_ratio",)
     thresholds = _ratio_thresholds("char_rep_ratio")
-    stat_params = ("rep_len",)
+    stat_params = ("rep_len", "strip_special_tokens")
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        ratios = character_repetition_ratio(_plain_texts(samples), self.params.rep_len)
+        ratios = character_repetition_ratio(self.texts(samples), self.params.rep_len)
         return {"char_rep_ratio": Stat(ratios)}
 
 
@@ -172,9 +197,13 @@ class SpecialCharactersParams(_RatioBounds):
 
 
 @register
-class SpecialCharactersFilter(Filter):
-    """Keep samples whose share of special characters (punctuation, digits, whitespace, symbols, emoji)
-    is in [min_ratio, max_ratio]."""
+class SpecialCharactersFilter(_TextFilter):
+    """Keep samples whose share of special characters is in [min_ratio, max_ratio].
+
+    Matches Data-Juicer, including what reads like a bug there: its ``SPECIAL_CHARACTERS`` holds ASCII
+    digits and whitespace besides punctuation, symbols and emoji, so "room 101 on floor 3" scores 0.3
+    and a plain sentence's spaces alone give ~0.15. Thresholds must be read with that in mind (the
+    default ``max_ratio=0.25`` already is). The set is Data-Juicer's exact one (with ``emoji`` 2.2.0)."""
 
     name = "special_characters_filter"
     summary = "share of special characters within [min_ratio, max_ratio]"
@@ -183,7 +212,7 @@ class SpecialCharactersFilter(Filter):
     thresholds = _ratio_thresholds("special_char_ratio")
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        return {"special_char_ratio": Stat(char_ratio(_plain_texts(samples), is_special_char))}
+        return {"special_char_ratio": Stat(char_ratio(self.texts(samples), is_special_char))}
 
 
 class AlphanumericParams(_TokenizationParams):
@@ -192,7 +221,7 @@ class AlphanumericParams(_TokenizationParams):
 
 
 @register
-class AlphanumericFilter(Filter):
+class AlphanumericFilter(_TextFilter):
     """Keep samples whose share of alphanumeric characters (``str.isalnum``) is in [min_ratio, max_ratio].
 
     Data-Juicer's ``tokenization=True`` variant (``alpha_token_ratio``, letters per Pythia token) needs a
@@ -203,19 +232,19 @@ class AlphanumericFilter(Filter):
     Params = AlphanumericParams
     stats_keys = ("alnum_ratio",)
     thresholds = _ratio_thresholds("alnum_ratio")
-    stat_params = ("tokenization",)
+    stat_params = ("tokenization", "strip_special_tokens")
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        return {"alnum_ratio": Stat(char_ratio(_plain_texts(samples), str.isalnum))}
+        return {"alnum_ratio": Stat(char_ratio(self.texts(samples), str.isalnum))}
 
 
-class LineLengthParams(OpParams):
+class LineLengthParams(_TextParams):
     min_len: int = 10
     max_len: int = MAXSIZE
 
 
 @register
-class AverageLineLengthFilter(Filter):
+class AverageLineLengthFilter(_TextFilter):
     """Keep samples whose average line length (text length / number of ``str.splitlines()`` lines) is in
     [min_len, max_len]; 0.0 for an empty text."""
 
@@ -229,11 +258,11 @@ class AverageLineLengthFilter(Filter):
     )
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        return {"avg_line_length": Stat(average_line_length(_plain_texts(samples)))}
+        return {"avg_line_length": Stat(average_line_length(self.texts(samples)))}
 
 
 @register
-class MaximumLineLengthFilter(Filter):
+class MaximumLineLengthFilter(_TextFilter):
     """Keep samples whose longest line (``str.splitlines()``) has a length in [min_len, max_len]."""
 
     name = "maximum_line_length_filter"
@@ -246,7 +275,7 @@ class MaximumLineLengthFilter(Filter):
     )
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        return {"max_line_length": Stat(maximum_line_length(_plain_texts(samples)))}
+        return {"max_line_length": Stat(maximum_line_length(self.texts(samples)))}
 
 
 _WORDS_AUG_PARAMS = ("use_words_aug", "words_aug_group_sizes", "words_aug_join_char")
@@ -266,7 +295,7 @@ class _WordsListParams(_TokenizationParams):
         return v
 
 
-class _WordsListFilter(Filter):
+class _WordsListFilter(_TextFilter):
     """Share of (lower-cased, refined, optionally augmented) words that are in a word list."""
 
     words_type: str = ""
@@ -286,7 +315,7 @@ class _WordsListFilter(Filter):
     def _ratios(self, samples: Sequence[Sample]) -> np.ndarray:
         words_set = self._word_set()
         p = self.params
-        texts = _plain_texts(samples)
+        texts = self.texts(samples)
         if not p.use_words_aug:
             return words_list_ratio(texts, words_set)
         return words_list_ratio_aug(texts, words_set, p.words_aug_group_sizes, p.words_aug_join_char)
@@ -310,7 +339,7 @@ class StopWordsFilter(_WordsListFilter):
     Params = StopwordsParams
     stats_keys = ("stopwords_ratio",)
     thresholds = _ratio_thresholds("stopwords_ratio")
-    stat_params = ("lang", "tokenization", "stopwords_dir", *_WORDS_AUG_PARAMS)
+    stat_params = ("lang", "tokenization", "stopwords_dir", *_WORDS_AUG_PARAMS, "strip_special_tokens")
     words_type = "stopwords"
     dir_param = "stopwords_dir"
 
@@ -336,7 +365,7 @@ class FlaggedWordFilter(_WordsListFilter):
     Params = FlaggedWordsParams
     stats_keys = ("flagged_words_ratio",)
     thresholds = _ratio_thresholds("flagged_words_ratio")
-    stat_params = ("lang", "tokenization", "flagged_words_dir", *_WORDS_AUG_PARAMS)
+    stat_params = ("lang", "tokenization", "flagged_words_dir", *_WORDS_AUG_PARAMS, "strip_special_tokens")
     words_type = "flagged_words"
     dir_param = "flagged_words_dir"
 
@@ -344,7 +373,7 @@ class FlaggedWordFilter(_WordsListFilter):
         return {"flagged_words_ratio": Stat(self._ratios(samples))}
 
 
-class TextEntropyParams(OpParams):
+class TextEntropyParams(_TextParams):
     min_entropy: float = 2.0
     max_entropy: float = float(MAXSIZE)
 
@@ -356,7 +385,7 @@ class TextEntropyParams(OpParams):
 
 
 @register
-class TextEntropyFilter(Filter):
+class TextEntropyFilter(_TextFilter):
     """Keep samples whose character entropy (Shannon, bits per character, of the text's character
     distribution; 0.0 for an empty text) is in [min_entropy, max_entropy].
 
@@ -374,7 +403,7 @@ class TextEntropyFilter(Filter):
     )
 
     def compute_stats(self, samples: Sequence[Sample]) -> Stats:
-        return {"text_entropy": Stat(char_entropy(_plain_texts(samples)))}
+        return {"text_entropy": Stat(char_entropy(self.texts(samples)))}
 
 
 __all__ = [

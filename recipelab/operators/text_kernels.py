@@ -27,38 +27,27 @@ RESOURCES_DIR = Path(__file__).parent / "resources"
 
 # --------------------------------------------------------------------------------------------------
 # Data-Juicer's SPECIAL_CHARACTERS (data_juicer/ops/common/special_characters.py): ASCII punctuation,
-# digits and whitespace, a list of other symbols, and every emoji. Data-Juicer takes the emoji from the
-# `emoji` package; we approximate them by the Unicode emoji / pictograph blocks (see EMOJI_RANGES).
+# digits and whitespace, a list of other symbols, and every emoji of the `emoji` package (2.2.0, which
+# Data-Juicer 1.6.1 pins). Only single code points can match one character, so the exact set of those is
+# shipped in resources/dj_special_characters.json (written from Data-Juicer itself) rather than
+# approximated: an approximation by Unicode blocks differed on ~2,000 code points.
 # --------------------------------------------------------------------------------------------------
 _MAIN_SPECIAL = string.punctuation + string.digits + string.whitespace
-_UNICODE_SPACES = (
-    "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b\u202f\u205f\u3000\ufffc"
-)
-_OTHER_SPECIAL = (
-    _UNICODE_SPACES + "’“”–ー一▬…✦�£•€«»°·═×士＾˘⇓↓↑←→（）§″′´¿−±∈¢ø‚„½¼¾¹²³―⁃，ˌ¸‹›ʺˈʻ¦‐⠀‰‑≤≥‖"
-    "◆●■►▼▲▴∆▻¡★☆✱ːº。¯˜¥ɪ≈†上ン：∼⁄・♡✓⊕․．⋅÷１‟；،、¨ाাी्े◦˚゜ʼ≖ʼ¤ッツシ℃√！【】‿∞➤～πه۩☛₨➩☻๑٪♥ıॽ《‘©﴿٬？▷Г♫∟™ª₪®「—❖」﴾》"
-)
-#: Code point ranges standing in for the `emoji` package's single-code-point emoji.
-EMOJI_RANGES: tuple[tuple[int, int], ...] = (
-    (0x1F000, 0x1FAFF),  # mahjong/cards, enclosed alnum/ideographic supplements, pictographs, emoticons...
-    (0x2600, 0x27BF),  # misc symbols, dingbats
-    (0x2B05, 0x2B07),
-    (0x2B1B, 0x2B1C),
-    (0x2B50, 0x2B50),
-    (0x2B55, 0x2B55),
-    (0x231A, 0x231B),
-    (0x23E9, 0x23FA),
-    (0xFE0F, 0xFE0F),  # variation selector-16 (emoji presentation)
-    (0x200D, 0x200D),  # zero width joiner (inside emoji sequences)
-)
-SPECIAL_CHARACTERS: frozenset[str] = frozenset(_MAIN_SPECIAL + _OTHER_SPECIAL)
+
+
+def _load_special_characters() -> frozenset[str]:
+    data = json.loads((RESOURCES_DIR / "dj_special_characters.json").read_text(encoding="utf-8"))
+    return frozenset(chr(c) for c in data["code_points"])
+
+
+SPECIAL_CHARACTERS: frozenset[str] = _load_special_characters()
+#: Kept for callers of the old API: every special character is now in SPECIAL_CHARACTERS itself.
+EMOJI_RANGES: tuple[tuple[int, int], ...] = ()
 
 
 def is_special_char(ch: str) -> bool:
-    if ch in SPECIAL_CHARACTERS:
-        return True
-    cp = ord(ch)
-    return any(lo <= cp <= hi for lo, hi in EMOJI_RANGES)
+    """Data-Juicer's ``ch in SPECIAL_CHARACTERS``: punctuation, digits and whitespace included."""
+    return ch in SPECIAL_CHARACTERS
 
 
 def _special_class(exclude: str = "") -> str:

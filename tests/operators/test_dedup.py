@@ -15,7 +15,10 @@ from recipelab.operators.dedup import hash_images, labels_from_signatures, near_
 from recipelab.operators.registry import get_op_class
 
 DEDUPS = {
-    "document_deduplicator": ("__dj__hash", {"lowercase": False, "ignore_non_character": False}),
+    "document_deduplicator": (
+        "__dj__hash",
+        {"lowercase": False, "ignore_non_character": False, "strip_special_tokens": False},
+    ),
     "document_simhash_deduplicator": (
         "__dj__simhash",
         {
@@ -25,6 +28,8 @@ DEDUPS = {
             "ignore_pattern": None,
             "num_blocks": 6,
             "hamming_distance": 4,
+            "strip_special_tokens": False,
+            "short_text_shingle": False,
         },
     ),
     "document_minhash_deduplicator": (
@@ -38,6 +43,7 @@ DEDUPS = {
             "jaccard_threshold": 0.7,
             "num_bands": None,
             "num_rows_per_band": None,
+            "short_text_shingle": False,
         },
     ),
     "image_deduplicator": ("__dj__imagehash", {"method": "phash", "consider_text": False, "hash_distance": 0}),
@@ -75,14 +81,23 @@ def test_registered_defaults_hash_key_stat_params(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(DEDUPS))
 def test_empty_pool_and_distinct_texts(name: str) -> None:
     assert groups(name, []) == []
-    assert groups(name, S("a cat", "a dog", "", LONG)) == [0, 1, 2, 3]
+    texts = S("a cat", "a dog", "", LONG)
+    if name in ("document_simhash_deduplicator", "document_minhash_deduplicator"):
+        # Data-Juicer: texts shorter than one shingle window share one hash (matched on purpose)
+        assert groups(name, texts) == [0, 0, 0, 3]
+        assert groups(name, texts, {"short_text_shingle": True}) == [0, 1, 2, 3]
+    else:
+        assert groups(name, texts) == [0, 1, 2, 3]
 
 
 def test_document_exact() -> None:
     texts = ["Hello world", "hello world", "Hello world  ", "Hello, world!", "Hello world", f"{IMAGE_TOKEN}Hello world"]
-    assert groups("document_deduplicator", S(*texts)) == [0, 1, 0, 3, 0, 0]
-    assert groups("document_deduplicator", S(*texts), {"lowercase": True}) == [0, 0, 0, 3, 0, 0]
-    assert groups("document_deduplicator", S(*texts), {"ignore_non_character": True}) == [0, 1, 0, 0, 0, 0]
+    # the raw text is hashed, as Data-Juicer: an image token makes a text different
+    assert groups("document_deduplicator", S(*texts)) == [0, 1, 0, 3, 0, 5]
+    assert groups("document_deduplicator", S(*texts), {"strip_special_tokens": True}) == [0, 1, 0, 3, 0, 0]
+    assert groups("document_deduplicator", S(*texts), {"lowercase": True}) == [0, 0, 0, 3, 0, 5]
+    # Data-Juicer removes whitespace, digits and ASCII punctuation only: the token's letters stay
+    assert groups("document_deduplicator", S(*texts), {"ignore_non_character": True}) == [0, 1, 0, 0, 0, 5]
     assert groups("document_deduplicator", S("héllo", "héllo", "hello")) == [0, 0, 2]
 
 
@@ -97,11 +112,15 @@ def test_simhash_near_duplicates() -> None:
         get_op_class("document_simhash_deduplicator")({"hamming_distance": 6, "num_blocks": 6})
 
 
-def test_short_texts_not_all_grouped() -> None:
-    # Data-Juicer would give every text shorter than one window the same (empty) hash
+def test_short_texts_grouped_as_data_juicer_unless_opted_out() -> None:
+    # Data-Juicer gives every text shorter than one window the same (empty) hash: all are "duplicates"
     texts = ["a cat", "a dog", "red car", "a cat"]
-    assert groups("document_simhash_deduplicator", S(*texts)) == [0, 1, 2, 0]
-    assert groups("document_minhash_deduplicator", S(*texts)) == [0, 1, 2, 0]
+    assert groups("document_simhash_deduplicator", S(*texts)) == [0, 0, 0, 0]
+    assert groups("document_minhash_deduplicator", S(*texts)) == [0, 0, 0, 0]
+    opt = {"short_text_shingle": True}
+    assert groups("document_simhash_deduplicator", S(*texts), opt) == [0, 1, 2, 0]
+    assert groups("document_minhash_deduplicator", S(*texts), opt) == [0, 1, 2, 0]
+    assert get_op_class("document_simhash_deduplicator")(opt).dj_unsupported_reason()
 
 
 def test_minhash_near_duplicates() -> None:
@@ -162,30 +181,55 @@ def test_image_dedup(tmp_path: Path) -> None:
     exact = groups("image_deduplicator", samples)
     assert exact[:5] == [0, 1, 0, 3, 4]  # identical files grouped; samples without image stay alone
     assert exact[6:] == [6, 6, 8]  # all images hashed (concatenated); an unreadable one stays alone
-    import imagehash
-
     hashes, _ = hash_images([a, str(a_noisy), str(a_jpg)], "phash")
-    ref = [imagehash.phash(Image.open(p)) for p in (a, str(a_noisy), str(a_jpg))]
-    assert [f"{int(h):016x}" for h in hashes] == [str(h) for h in ref]
-    dist = max(int(ref[0] - ref[1]), int(ref[0] - ref[2]))
+    assert [f"{int(h):016x}" for h in hashes] == [_imagededup_hash(p, "phash") for p in (a, str(a_noisy), str(a_jpg))]
+    dist = max(bin(int(hashes[0]) ^ int(hashes[1])).count("1"), bin(int(hashes[0]) ^ int(hashes[2])).count("1"))
     near = groups("image_deduplicator", samples + S("x", images=[[str(a_jpg)]]), {"hash_distance": max(dist, 1)})
     assert near[5] == 0 and near[-1] == 0 and near[1] == 1
     # consider_text: same image, different text -> not duplicates
     two = S("one", "two", "one", images=[[a], [a], [a]])
     assert groups("image_deduplicator", two, {"consider_text": True}) == [0, 1, 0]
     assert groups("image_deduplicator", two, {"consider_text": True, "hash_distance": 2}) == [0, 1, 0]
+    # Data-Juicer: with consider_text, image-less samples are keyed by their text alone; without, kept
+    none = S("one", "one", "two", images=[[], [], []])
+    assert groups("image_deduplicator", none, {"consider_text": True}) == [0, 0, 2]
+    assert groups("image_deduplicator", none) == [0, 1, 2]
+    # a path repeated in one sample counts once (Data-Juicer loads images into a dict by path)
+    assert groups("image_deduplicator", S("x", "y", images=[[a, a], [a]])) == [0, 0]
+
+
+def _imagededup_hash(path: str, method: str) -> str:
+    """imagededup's hashing, written out plainly (per image, scipy/pywt), on the image as Data-Juicer loads
+    it: an independent reference for the vectorised ``hash_images``."""
+    import pywt
+    from PIL import ImageOps
+    from scipy.fftpack import dct
+
+    with Image.open(path) as im:
+        im.load()
+        if im.getexif().get(0x0112) is not None:
+            im = ImageOps.exif_transpose(im)
+        rgb = np.array(im.convert("RGB"))
+    size = {"phash": (32, 32), "ahash": (8, 8), "dhash": (9, 8), "whash": (256, 256)}[method]
+    arr = np.array(Image.fromarray(rgb.astype("uint8")).resize(size, Image.LANCZOS).convert("L")).astype("uint8")
+    if method == "phash":
+        coef = dct(dct(arr, axis=0), axis=1)[:8, :8]
+        bits = coef >= np.median(coef.flatten()[1:])
+    elif method == "ahash":
+        bits = arr >= np.mean(arr)
+    elif method == "dhash":
+        bits = arr[:, 1:] > arr[:, :-1]
+    else:
+        ll = pywt.wavedec2(data=arr / 255, wavelet="haar", level=5)[0]
+        bits = ll >= np.median(ll.flatten())
+    return "".join("%0.2x" % x for x in np.packbits(bits))
 
 
 @pytest.mark.parametrize("method", ["phash", "dhash", "ahash", "whash"])
-def test_image_hash_methods_match_imagehash(tmp_path: Path, method: str) -> None:
-    import imagehash
-
-    p = _img(tmp_path / "m.png", 3, size=50)
-    fn = {
-        "phash": imagehash.phash,
-        "dhash": imagehash.dhash,
-        "ahash": imagehash.average_hash,
-        "whash": imagehash.whash,
-    }[method]
-    hashes, ok = hash_images([p], method)
-    assert ok.all() and f"{int(hashes[0]):016x}" == str(fn(Image.open(p)))
+def test_image_hash_methods_match_imagededup(tmp_path: Path, method: str) -> None:
+    paths = [_img(tmp_path / "m.png", 3, size=50), str(tmp_path / "blank.png"), str(tmp_path / "rgba.png")]
+    Image.new("RGB", (20, 20), (255, 255, 255)).save(paths[1])
+    Image.new("RGBA", (30, 10), (255, 0, 0, 0)).save(paths[2])
+    hashes, ok = hash_images(paths, method)
+    assert ok.all()
+    assert [f"{int(h):016x}" for h in hashes] == [_imagededup_hash(p, method) for p in paths]

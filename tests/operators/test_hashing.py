@@ -114,8 +114,11 @@ CRAFTED = [
     [
         ("document_deduplicator", {}, [0, 0, 2, 3, 4, 5, 6, 6, 8, 9]),
         ("document_deduplicator", {"lowercase": True, "ignore_non_character": True}, [0, 0, 0, 3, 4, 5, 6, 6, 8, 9]),
-        ("document_simhash_deduplicator", {}, [0, 0, 2, 3, 4, 5, 6, 6, 8, 9]),
-        ("document_minhash_deduplicator", {}, [0, 0, 0, 3, 4, 4, 6, 6, 8, 9]),
+        # "short", "short" and "" have no 6- (5-) word shingle: one hash, one group (as Data-Juicer)
+        ("document_simhash_deduplicator", {}, [0, 0, 2, 3, 4, 5, 6, 6, 6, 9]),
+        ("document_minhash_deduplicator", {}, [0, 0, 0, 3, 4, 4, 6, 6, 6, 9]),
+        ("document_simhash_deduplicator", {"short_text_shingle": True}, [0, 0, 2, 3, 4, 5, 6, 6, 8, 9]),
+        ("document_minhash_deduplicator", {"short_text_shingle": True}, [0, 0, 0, 3, 4, 4, 6, 6, 8, 9]),
         (
             "document_minhash_deduplicator",
             {"tokenization": "character", "window_size": 4, "jaccard_threshold": 0.5},

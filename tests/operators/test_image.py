@@ -56,7 +56,15 @@ def imgs(tmp_path):
 
 
 def test_defaults_and_metadata():
-    assert ImageAspectRatioFilter().params.model_dump() == {"min_ratio": 0.333, "max_ratio": 3.0, "any_or_all": "any"}
+    assert ImageAspectRatioFilter().params.model_dump() == {
+        "min_ratio": 0.333,
+        "max_ratio": 3.0,
+        "any_or_all": "any",
+        # Data-Juicer's Filter base params, same defaults
+        "min_closed_interval": True,
+        "max_closed_interval": True,
+        "reversed_range": False,
+    }
     p = ImageShapeFilter().params
     assert (p.min_width, p.max_width, p.min_height, p.max_height) == (1, MAXSIZE, 1, MAXSIZE)
     p = ImageSizeFilter().params
@@ -124,19 +132,30 @@ def test_shape_reads_header_of_truncated_file(tmp_path):
 
 
 def test_size_to_bytes_like_data_juicer():
+    # Data-Juicer 1.6.1's parser: every unit a power of 1024, digits and letters read apart
     assert size_to_bytes("0") == 0
     assert size_to_bytes(1234) == 1234
-    assert size_to_bytes("10KB") == 10_000
-    assert size_to_bytes("10kb") == 10_000
-    assert size_to_bytes("10K") == 10_000
+    assert size_to_bytes(1234.5) == 1234.5  # numbers are bytes (recipelab extension)
+    assert size_to_bytes("10KB") == 10_240
+    assert size_to_bytes("10kb") == 10_240
     assert size_to_bytes("10KiB") == 10_240
-    assert size_to_bytes("1.5MiB") == int(1.5 * 1024**2)
-    assert size_to_bytes("1TB") == 10**12
-    assert size_to_bytes("2 GB") == 2 * 10**9
-    with pytest.raises(ValueError):
-        size_to_bytes("ten KB")
+    assert size_to_bytes("1.5KB") == 15 * 1024  # Data-Juicer drops the decimal point: matched on purpose
+    assert size_to_bytes("1TB") == 2**40
+    assert size_to_bytes("2 GB") == 2 * 2**30
+    for bad in ("ten KB", "10K", "1B", "1e3", ""):
+        with pytest.raises(ValueError):
+            size_to_bytes(bad)
     with pytest.raises(ValueError):
         ImageSizeFilter({"max_size": "12 parsecs"})
+    with pytest.raises(ValueError):
+        ImageSizeFilter({"max_size": float("nan")})
+
+
+def test_size_params_export_as_exact_strings():
+    # Data-Juicer's preflight rejects numbers; whole bytes decide a fractional bound exactly
+    out = ImageSizeFilter.dj_params({"min_size": 1234.5, "max_size": 2047.9, "any_or_all": "all"})
+    assert out == {"min_size": "1235", "max_size": "2047", "any_or_all": "all"}
+    assert ImageSizeFilter.dj_params({"min_size": "1KB"}) == {"min_size": "1KB"}
 
 
 def test_size_filter(imgs, tmp_path):
@@ -147,13 +166,10 @@ def test_size_filter(imgs, tmp_path):
     assert v[0] == n and v[1] == 0 and np.isnan(v[2])
     assert ImageSizeFilter().keep(st).tolist() == [True, True, False, True]
     assert ImageSizeFilter({"min_size": n, "max_size": n}).keep(st).tolist() == [True, False, False, True]
-    assert ImageSizeFilter({"min_size": "1B", "max_size": f"{n / 1000}KB"}).keep(st).tolist() == [
-        True,
-        False,
-        False,
-        True,
-    ]
-    assert ImageSizeFilter({"max_size": f"{(n - 1) / 1000}KB"}).keep(st).tolist() == [False, True, False, True]
+    assert ImageSizeFilter({"min_size": "1", "max_size": str(n)}).keep(st).tolist() == [True, False, False, True]
+    assert ImageSizeFilter({"max_size": str(n - 1)}).keep(st).tolist() == [False, True, False, True]
+    kib = ImageSizeFilter({"max_size": "1KB"}).keep(st).tolist()
+    assert kib == [n <= 1024, True, False, True]
     op = ImageSizeFilter()
     op.params.min_size = float(n) + 0.5  # what the threshold search writes
     assert op.keep(st).tolist() == [False, False, False, True]
@@ -205,3 +221,15 @@ def test_large_jpeg_is_downscaled_for_sharpness(tmp_path):
     v_small = ImageSharpnessFilter({"max_side": 300}).compute_stats([_s(0, p)])["image_sharpness"].values[0]
     assert np.isfinite(v_full) and np.isfinite(v_small) and v_full != v_small
     assert ImageSharpnessFilter().stat_config() == {"max_side": 1024}
+
+
+def test_exif_rotation_swaps_width_and_height_as_data_juicer(tmp_path):
+    # Data-Juicer loads images through datasets.Image, which applies the EXIF orientation
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    p = tmp_path / "rot.jpg"
+    Image.new("RGB", (120, 60), (10, 200, 30)).save(p, exif=exif.tobytes())
+    st = ImageShapeFilter().compute_stats([_s(0, str(p))])
+    assert (st["image_width"].values.tolist(), st["image_height"].values.tolist()) == ([60.0], [120.0])
+    ar = ImageAspectRatioFilter().compute_stats([_s(0, str(p))])["aspect_ratios"].values
+    assert ar.tolist() == [0.5]

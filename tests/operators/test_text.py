@@ -89,21 +89,35 @@ def test_empty_unicode_and_special_tokens(name: str) -> None:
     vals = st[TEXT_OPS[name][0]].values
     assert vals.shape == (4,) and np.all(np.isfinite(vals))
     assert vals[0] == 0  # Data-Juicer: 0 for an empty text
-    assert vals[2] == vals[3]  # special tokens are not measured
     assert op.keep(st).shape == (4,)
+    # As Data-Juicer, the raw text is measured, special tokens included; the extension leaves them out
+    plain = get_op_class(name)({"strip_special_tokens": True})
+    pvals = plain.compute_stats(S(*texts))[TEXT_OPS[name][0]].values
+    assert pvals[2] == pvals[3]
+    reason = plain.dj_unsupported_reason() or ""
+    assert ("recipelab-only" if plain.new_op else "strip_special_tokens") in reason
+
+
+def test_raw_text_is_measured_as_data_juicer() -> None:
+    text = f"{IMAGE_TOKEN}a cat on a mat{EOC_TOKEN}"
+    assert list(stat("text_length_filter", [text])) == [len(text)]  # 14 + 13 + 13
+    # the tokens are words too once special characters ('<', '_', '|') are stripped from the ends
+    assert refined_words(text) == ["dj__image>a", "cat", "on", "a", "mat<|__dj__eoc"]
+    assert list(stat("words_num_filter", [text])) == [5]
 
 
 def test_stat_params() -> None:
-    assert get_op_class("words_num_filter").stat_params == ("lang", "tokenization")
-    assert set(get_op_class("word_repetition_filter").stat_params) == {"lang", "tokenization", "rep_len"}
-    assert get_op_class("character_repetition_filter").stat_params == ("rep_len",)
-    assert get_op_class("alphanumeric_filter").stat_params == ("tokenization",)
-    assert get_op_class("special_characters_filter").stat_params == ()
+    sst = "strip_special_tokens"  # extension: every text stat changes with it
+    assert get_op_class("words_num_filter").stat_params == ("lang", "tokenization", sst)
+    assert set(get_op_class("word_repetition_filter").stat_params) == {"lang", "tokenization", "rep_len", sst}
+    assert get_op_class("character_repetition_filter").stat_params == ("rep_len", sst)
+    assert get_op_class("alphanumeric_filter").stat_params == ("tokenization", sst)
+    assert get_op_class("special_characters_filter").stat_params == (sst,)
     assert {"lang", "use_words_aug", "words_aug_group_sizes", "stopwords_dir"} <= set(
         get_op_class("stopwords_filter").stat_params
     )
     op = get_op_class("word_repetition_filter")({"rep_len": 3, "max_ratio": 0.2})
-    assert op.stat_config() == {"lang": "en", "tokenization": False, "rep_len": 3}
+    assert op.stat_config() == {"lang": "en", "tokenization": False, "rep_len": 3, sst: False}
 
 
 def test_closed_interval_boundaries() -> None:
