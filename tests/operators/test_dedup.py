@@ -222,7 +222,7 @@ def _imagededup_hash(path: str, method: str) -> str:
     else:
         ll = pywt.wavedec2(data=arr / 255, wavelet="haar", level=5)[0]
         bits = ll >= np.median(ll.flatten())
-    return "".join("%0.2x" % x for x in np.packbits(bits))
+    return "".join(f"{x:02x}" for x in np.packbits(bits))
 
 
 @pytest.mark.parametrize("method", ["phash", "dhash", "ahash", "whash"])
