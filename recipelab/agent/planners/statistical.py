@@ -495,10 +495,12 @@ class StatisticalPlanner:
 
     # ------------------------------------------------------------------ search
     def search_spec(self, v: View) -> tuple[Proposal, str] | None:
-        """The tuning search and why: the best screen's tails over a wide range (even a lone winner), every
-        screen not clearly negative as a partner (on at its screened threshold when it helped, else off but
-        searchable). Fixed once it starts: built from the state before its first trial, so a resumed or
-        extended search asks the same study the same questions. None when every screen clearly hurt."""
+        """The tuning search and why: the best screen's tails over a wide range (even a lone winner), with
+        every screen not clearly negative as a partner. Its first trial is the combination of them all at
+        their screened thresholds; partners that helped are searched up to twice their tail, the others
+        down to nothing and up to their tail (or 10%). Fixed once it starts: built from the state before its
+        first trial, so a resumed or extended search asks the same study the same questions. None when
+        every screen clearly hurt."""
         state = v.state
         searched = state.with_purpose(f"{SEARCH}:")
         if searched:
@@ -516,24 +518,23 @@ class StatisticalPlanner:
             return None
         ok.sort(key=lambda s: -s.mean)
         winner, partners = ok[0], ok[1:]
-        # TPE learns little about more thresholds than about half its trials: the winner's come first,
-        # then the partners that helped, then (off, within their screened tail) those that did not.
+        # No more thresholds than trials (a few trials of TPE are a random search around the start): the
+        # winner's come first, then the partners that helped, then those that did not.
         room = v.state.remaining - replication_reserve(v.state.budget_probes)
-        max_dims = min(MAX_DIMS, max(2, (room if room > 0 else v.state.remaining) // 2))
+        max_dims = min(MAX_DIMS, max(3, room if room > 0 else v.state.remaining))
         start: list[Tail] = []
         dims: list[SearchDim] = []
         seen: set[str] = set()
 
-        def add(t: Tail, on: bool, widen: float, max_tail: float, must: bool = False) -> None:
+        def add(t: Tail, helped: bool, widen: float, max_tail: float, must: bool = False) -> None:
             if t.key in seen:
                 return
             seen.add(t.key)
-            if t.param is None:  # a deduplicator has nothing to tune: in when it helped
-                if on:
-                    start.append(t)
+            if t.param is None:  # a deduplicator has nothing to tune: in the combination
+                start.append(t)
                 return
             if len(dims) >= (MAX_DIMS if must else max_dims):
-                if on:
+                if helped:
                     start.append(t)  # no room to tune it: in at its screened threshold
                 return
             hi = min(max_tail, max(widen * t.q, 0.1 * widen))
@@ -542,7 +543,7 @@ class StatisticalPlanner:
             lo_q, hi_q = max(lo_q, ulo), min(hi_q, uhi)
             if hi_q <= lo_q:
                 return
-            start.append(t if on else dataclasses.replace(t, q=0.0))
+            start.append(t)
             dims.append(SearchDim(op=t.op, param=t.param, low_q=round(lo_q, 4), high_q=round(hi_q, 4)))
 
         for t in winner.tails:
@@ -554,10 +555,10 @@ class StatisticalPlanner:
                 add(t, on, 2.0 if on else 1.0, PARTNER_MAX_TAIL)
         if not dims:
             return None
-        ops = _choices(start)  # a tail at share 0 keeps everything on its side: off, but searchable
-        in_search = {(t.op, t.param) for t in start} | {(d.op, d.param) for d in dims}
+        ops = _choices(start)
+        in_search = {(t.op, t.param) for t in start}
         on = [s.label for s in partners if s.mean > 0 and any((t.op, t.param) in in_search for t in s.tails)]
-        off = [s.label for s in partners if s.mean <= 0 and any((d.op, d.param) in in_search for d in s.tails)]
+        off = [s.label for s in partners if s.mean <= 0 and any((t.op, t.param) in in_search for t in s.tails)]
         crowded = [s.label for s in partners if s.label not in on and s.label not in off]
         dropped = [s.label for s in units if s not in ok]
         lone = not partners
@@ -572,12 +573,16 @@ class StatisticalPlanner:
             role = ", the lone winner: no other screen helped"
         else:
             role = ", the best screen"
+        n_win = len([d for d in dims if d.op in {t.op for t in winner.tails}])
+        what = f"over a wide range of its {n_win} threshold(s)" if n_win else "(no threshold of its own to tune)"
         why = (
-            f"tune {winner.label} ({winner.mean:+.3f}{role}"
-            + f") over a wide range of its {len([d for d in dims if d.op in {t.op for t in winner.tails}])} "
-            "threshold(s)"
-            + (f"; partners on at their screened thresholds: {', '.join(on)}" if on else "")
-            + (f"; partners off but searchable (not clearly negative): {', '.join(off)}" if off else "")
+            f"tune {winner.label} ({winner.mean:+.3f}{role}) {what}"
+            + (f"; combined with the screens that helped: {', '.join(on)}" if on else "")
+            + (
+                f"; and with those that did not clearly hurt (searchable down to nothing): {', '.join(off)}"
+                if off
+                else ""
+            )
             + (f"; left out (clearly negative): {', '.join(dropped)}" if dropped else "")
             + (f"; left out (no room for more thresholds than {max_dims}): {', '.join(crowded)}" if crowded else "")
         )
