@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from recipelab.operators.base import Deduplicator, Filter, Mapper, Operator, Stats
 from recipelab.operators.registry import UnknownOperatorError, get_op_class
+
+#: ``Recipe.extra`` key for recipelab's provenance (run, scores, seeds). Data-Juicer's ``dj-process``
+#: rejects unknown top-level keys, so it is written as a YAML comment, never as a key.
+PROVENANCE_KEY = "recipelab"
+_PROVENANCE_LINE = re.compile(rf"^# {PROVENANCE_KEY}: (\{{.*\}})\s*$", re.MULTILINE)
 
 
 class RecipeError(ValueError):
@@ -69,13 +75,21 @@ class Recipe(BaseModel):
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "<recipe>") -> Recipe:
+        """A recipe from Data-Juicer YAML; provenance written by ``to_yaml`` as a comment is read back."""
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f":{mark.line + 1}" if mark is not None else ""
             raise RecipeError(f"{source}{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
-        return cls.from_dj(data, source)
+        recipe = cls.from_dj(data, source)
+        m = _PROVENANCE_LINE.search(text)
+        if m and PROVENANCE_KEY not in recipe.extra:
+            try:
+                recipe.extra[PROVENANCE_KEY] = json.loads(m.group(1))
+            except json.JSONDecodeError:
+                pass  # a hand-edited comment: provenance is informative only
+        return recipe
 
     @classmethod
     def load(cls, path: str | Path) -> Recipe:
@@ -87,12 +101,27 @@ class Recipe(BaseModel):
         return cls.from_yaml(text, source=str(p))
 
     def to_dj(self) -> dict[str, Any]:
-        out = dict(self.extra)
-        out["process"] = [{op.name: dict(op.params)} for op in self.process]
+        """The recipe as a Data-Juicer config mapping: top-level keys except the provenance (which
+        Data-Juicer would reject), params in Data-Juicer's types (sizes as strings). recipelab-only ops
+        and extension params are kept: this is still recipelab's recipe; ``recipelab.export`` is what
+        writes a config that ``dj-process`` runs with the same decisions."""
+        out = {k: v for k, v in self.extra.items() if k != PROVENANCE_KEY}
+        out["process"] = [{op.name: _dj_typed(op.name, op.params)} for op in self.process]
         return out
 
+    def provenance_comment(self) -> str:
+        """The provenance as YAML comment lines ('' when there is none), read back by ``from_yaml``."""
+        prov = self.extra.get(PROVENANCE_KEY)
+        if prov is None:
+            return ""
+        return (
+            "# Written by recipelab; provenance is a comment because dj-process rejects unknown keys.\n"
+            f"# {PROVENANCE_KEY}: {json.dumps(prov, default=str, ensure_ascii=False)}\n"
+        )
+
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dj(), sort_keys=False, allow_unicode=True)
+        """Data-Juicer YAML: provenance as comments, never as a key."""
+        return self.provenance_comment() + yaml.safe_dump(self.to_dj(), sort_keys=False, allow_unicode=True)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_yaml(), encoding="utf-8")
@@ -101,7 +130,10 @@ class Recipe(BaseModel):
     def canonical_json(self) -> str:
         """Ops with params filled in with defaults, so `{min_len: 10}` and `{}` hash the same."""
         ops = self.build_ops()
-        return json.dumps([[o.name, o.params.model_dump(mode="json")] for o in ops], sort_keys=True)
+        canon: list = [[o.name, type(o).canonical_params(o.params.model_dump(mode="json"))] for o in ops]
+        if self.extra.get("rank_bands"):  # equal-size rank pools (dj-sandbox) are part of what a recipe keeps
+            canon.append(["rank_bands", self.extra["rank_bands"]])
+        return json.dumps(canon, sort_keys=True)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
@@ -135,6 +167,15 @@ class Recipe(BaseModel):
         return " → ".join(parts)
 
 
+def _dj_typed(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with values in Data-Juicer's types; unknown op names are left as they are."""
+    try:
+        cls = get_op_class(name)
+    except UnknownOperatorError:
+        return dict(params)
+    return cls.dj_params(dict(params), keep_extensions=True)
+
+
 def _short(v: Any) -> str:
     if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) >= 1e15:
         return "inf" if v > 0 else "-inf"  # Data-Juicer's sys.maxsize "no bound"
@@ -158,11 +199,14 @@ class ApplyResult:
         return int(self.kept.sum())
 
 
-def apply_ops(ops: Sequence[Operator], stats: Sequence[Stats | None], n: int) -> ApplyResult:
+def apply_ops(
+    ops: Sequence[Operator], stats: Sequence[Stats | None], n: int, keep: np.ndarray | None = None
+) -> ApplyResult:
     """Run the pipeline on stats: each filter's mask is AND-ed in order; a deduplicator keeps the first
-    *still kept* sample of each group (Data-Juicer dedups the dataset as it is at that point)."""
+    *still kept* sample of each group (Data-Juicer dedups the dataset as it is at that point).
+    ``keep``: the samples the pipeline starts from (default all; a rank band restricts it first)."""
     t0 = time.perf_counter()
-    kept = np.ones(n, dtype=bool)
+    kept = np.ones(n, dtype=bool) if keep is None else keep.astype(bool).copy()
     removed: list[tuple[str, int]] = []
     for op, st in zip(ops, stats, strict=True):
         before = int(kept.sum())

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from recipelab.data import read_dataset
 from recipelab.operators.stats import StatsCache, compute_pipeline_stats
@@ -123,3 +124,37 @@ def test_apply_on_cached_stats_is_fast() -> None:
     res = apply_ops(ops, stats, n)
     assert time.perf_counter() - t0 < 0.5  # generous bound for a loaded CI box; benchmark reports real ms
     assert 0 < res.n_kept < n
+
+
+def test_provenance_is_a_comment_and_reads_back() -> None:
+    r = Recipe.from_yaml("project_name: t\nprocess:\n  - text_length_filter: {min_len: 3}\n")
+    fp = r.fingerprint()
+    r.extra["recipelab"] = {"run": "r1", "eval_ci90": [0.1, 0.2]}
+    text = r.to_yaml()
+    assert '# recipelab: {"run": "r1", "eval_ci90": [0.1, 0.2]}' in text
+    assert "recipelab" not in yaml.safe_load(text)  # dj-process rejects unknown top-level keys
+    again = Recipe.from_yaml(text)
+    assert again.extra == r.extra and again.fingerprint() == fp
+
+
+def test_sizes_saved_as_data_juicer_strings_same_fingerprint() -> None:
+    r = Recipe.from_yaml("process:\n  - image_size_filter: {min_size: 1234.5, max_size: 99999.9}\n")
+    data = yaml.safe_load(r.to_yaml())
+    assert data["process"][0]["image_size_filter"] == {"min_size": "1235", "max_size": "99999"}
+    assert Recipe.from_yaml(r.to_yaml()).fingerprint() == r.fingerprint()
+
+
+def test_new_fidelity_params_at_defaults_keep_fingerprints() -> None:
+    a = Recipe.from_yaml("process:\n  - text_length_filter: {min_len: 3}\n")
+    b = Recipe.from_yaml(
+        "process:\n  - text_length_filter: {min_len: 3, reversed_range: false, strip_special_tokens: false}\n"
+    )
+    c = Recipe.from_yaml("process:\n  - text_length_filter: {min_len: 3, reversed_range: true}\n")
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+    # the fingerprint this recipe had before those params existed
+    import hashlib
+    import json
+    import sys
+
+    old = json.dumps([["text_length_filter", {"min_len": 3, "max_len": sys.maxsize}]], sort_keys=True)
+    assert a.fingerprint() == hashlib.sha256(old.encode()).hexdigest()[:16]

@@ -40,6 +40,10 @@ class OpParams(BaseModel):
 DJ_RANGE_DEFAULTS: dict[str, bool] = {"min_closed_interval": True, "max_closed_interval": True, "reversed_range": False}
 
 
+#: Fields added for Data-Juicer fidelity, with their defaults: left out of a recipe's fingerprint there.
+FINGERPRINT_NEUTRAL: dict[str, Any] = {**DJ_RANGE_DEFAULTS, "strip_special_tokens": False, "short_text_shingle": False}
+
+
 class FilterParams(OpParams):
     """Base of every filter's params: Data-Juicer's range switches, accepted with Data-Juicer's meaning.
 
@@ -183,10 +187,18 @@ class Operator:
         return None
 
     @classmethod
-    def dj_params(cls, params: dict[str, Any]) -> dict[str, Any]:
-        """``params`` (as written in a recipe) as Data-Juicer's op takes them: extension params dropped,
-        values in Data-Juicer's types (ops with unit strings override this)."""
-        return {k: v for k, v in params.items() if k not in cls.extension_params}
+    def dj_params(cls, params: dict[str, Any], keep_extensions: bool = False) -> dict[str, Any]:
+        """``params`` (as written in a recipe) as Data-Juicer's op takes them: values in Data-Juicer's
+        types (ops with unit strings override this); extension params dropped unless ``keep_extensions``
+        (a recipelab recipe file keeps them, an exported Data-Juicer config never has them)."""
+        return {k: v for k, v in params.items() if keep_extensions or k not in cls.extension_params}
+
+    @classmethod
+    def canonical_params(cls, dumped: dict[str, Any]) -> dict[str, Any]:
+        """All params (``model_dump(mode="json")``) in the form that identifies a recipe: the fields added
+        for Data-Juicer fidelity are left out at their defaults, so recipes keep the fingerprints they had
+        before those fields existed."""
+        return {k: v for k, v in dumped.items() if k not in FINGERPRINT_NEUTRAL or v != FINGERPRINT_NEUTRAL[k]}
 
 
 @dataclass

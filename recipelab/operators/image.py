@@ -292,13 +292,18 @@ class ImageSizeFilter(Filter):
         return None if v is None else float(size_to_bytes(v))
 
     @classmethod
-    def dj_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+    def dj_params(cls, params: dict[str, Any], keep_extensions: bool = False) -> dict[str, Any]:
         """Sizes as the strings Data-Juicer's preflight check demands (it rejects numbers)."""
-        out = super().dj_params(params)
+        out = super().dj_params(params, keep_extensions)
         for key, side in (("min_size", "min"), ("max_size", "max")):
             if key in out and out[key] is not None:
                 out[key] = dj_size_string(out[key], side)
         return out
+
+    @classmethod
+    def canonical_params(cls, dumped: dict[str, Any]) -> dict[str, Any]:
+        """A number of bytes and the digit string it is saved as (1234.5 -> "1235") are the same recipe."""
+        return cls.dj_params(super().canonical_params(dumped), keep_extensions=True)
 
 
 class ImageSharpnessParams(FilterParams):
