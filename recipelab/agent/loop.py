@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from recipelab.agent.endgame import EndGame, Outcome
-from recipelab.agent.optuna_search import OptunaDriver
+from recipelab.agent.optuna_search import OptunaDriver, study_name
 from recipelab.agent.plan import Plan, Proposal
 from recipelab.agent.planners import Planner, make_planner
 from recipelab.agent.recorder import ProbeRecorder
@@ -228,7 +228,7 @@ class SearchLoop:
         driver = OptunaDriver(
             self.recorder,
             self.ws.optuna_storage,
-            f"{self.run_id}:search",
+            study_name(self.run_id, prop),
             seed=self.cfg.seed,
             remaining=lambda: self.state().remaining,
             between_batches=between_batches,

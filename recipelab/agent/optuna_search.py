@@ -23,6 +23,16 @@ optuna.logging.set_verbosity(logging.WARNING)
 ENABLED = ".enabled"
 
 
+def study_name(run_id: str, proposal: Proposal) -> str:
+    """One study per distinct search of a run: the same search (ops, ranges, toggles) resumes its study,
+    another search (e.g. the LLM planner's) never mixes its trials into it."""
+    import hashlib
+    import json
+
+    key = proposal.model_dump(mode="json", include={"ops", "search", "toggle_ops"})
+    return f"{run_id}:search:{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]}"
+
+
 def param_name(dim: SearchDim) -> str:
     return f"{dim.op}.{dim.param}"
 

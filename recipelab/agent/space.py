@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recipelab.agent.plan import OpChoice, ParamValue
+from recipelab.agent.plan import OpChoice, ParamValue, RankBand
 from recipelab.data.reader import Dataset
 from recipelab.operators.base import Deduplicator, Filter, Operator, QuantileDim, Stat, Stats, default_search_space
 from recipelab.operators.registry import all_ops, create_op, get_op_class
@@ -167,6 +167,20 @@ class OpEntry:
     dims: list[QuantileDim] = field(default_factory=list)
 
 
+def _round_outward(v: float, side: str, digits: int = 6) -> float:
+    """``v`` to ``digits`` significant digits, rounded away from the kept side's interior: a min bound
+    never rises above ``v`` and a max bound never falls below it, so q=0 / q=1 keep everything."""
+    if not math.isfinite(v) or v == 0:
+        return v
+    r = float(f"{v:.{digits}g}")
+    step = 10.0 ** (math.floor(math.log10(abs(v))) - digits + 1)
+    if side == "min" and r > v:
+        r = float(f"{r - step:.{digits}g}")
+    elif side == "max" and r < v:
+        r = float(f"{r + step:.{digits}g}")
+    return r
+
+
 def _param_is_int(op_name: str, param: str) -> bool:
     f = get_op_class(op_name).Params.model_fields[param]
     ann = f.annotation
@@ -235,7 +249,7 @@ class PoolSpace:
         if _param_is_int(op, param):
             # Round outward so q=0 / q=1 keep everything.
             return int(math.floor(v)) if side == "min" else int(math.ceil(v))
-        return float(f"{v:.6g}")
+        return _round_outward(v, side)
 
     def value_quantile(self, op: str, param: str, value: float) -> float:
         st, _ = self.stat_for(op, param)
@@ -260,7 +274,13 @@ class PoolSpace:
                     if th.param not in params:
                         params[th.param] = self.quantile_value(ch.op, th.param, 0.0 if th.side == "min" else 1.0)
             (dedups if cls.kind == "deduplicator" else specs).append(OpSpec(name=ch.op, params=params))
-        r = Recipe(process=specs + dedups, extra={"project_name": "recipelab"})
+        extra: dict = {"project_name": "recipelab"}
+        bands = [{"op": ch.op, **ch.band.model_dump(mode="json")} for ch in choices if ch.band is not None]
+        for b in bands:
+            self.stat_for(b["op"], b["param"])  # KeyError for a param the op does not have
+        if bands:
+            extra["rank_bands"] = bands
+        r = Recipe(process=specs + dedups, extra=extra)
         r.validate_ops()
         return r
 
@@ -269,7 +289,12 @@ class PoolSpace:
         stats = compute_pipeline_stats(
             ops, self.ds.samples, self.ds.fingerprint, self.cache, workers=self.workers, quiet=True
         )
-        return apply_ops(ops, stats, self.n)
+        keep = None
+        for b in recipe.extra.get("rank_bands") or []:
+            band = RankBand(**{k: v for k, v in b.items() if k != "op"})
+            mask = band.mask(self.stat_for(b["op"], b["param"])[0])
+            keep = mask if keep is None else keep & mask
+        return apply_ops(ops, stats, self.n, keep=keep)
 
     def removed(self, choices: Sequence[OpChoice]) -> np.ndarray:
         """Boolean mask of the samples the choices remove (cached by recipe fingerprint)."""

@@ -452,8 +452,8 @@ def _dashboard(c: _Ctx) -> str:
     cmd = f"optuna-dashboard {rd.optuna_storage_url(c.ws)}"
     out = f"<p>Browse every trial of the threshold search interactively:</p><pre>{esc(cmd)}</pre>"
     out += _note(
-        "install it with `pip install optuna-dashboard`; the study is named "
-        f"{c.run_id}:search" + ("" if c.ws.optuna_storage_exists else " (no Optuna storage exists yet)")
+        "install it with `pip install optuna-dashboard`; the run's studies are named "
+        f"{c.run_id}:search:…" + ("" if c.ws.optuna_storage_exists else " (no Optuna storage exists yet)")
     )
     return out
 

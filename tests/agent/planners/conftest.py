@@ -3,26 +3,22 @@
 Planners are pure functions of (state, space), so each is tested by handing it a state built here, with
 made-up metrics, and reading its next plan; no loop, memory or training is involved.
 
-`BandSpace` is the change `PoolSpace` needs so that `OpChoice.band` (equal-size rank pools under tied
-stats, for the dj-sandbox baseline) is honoured: it records bands in the recipe (so they are part of its
-fingerprint) and keeps exactly the band's samples. Until `agent/space.py` and `recipes.py` carry it, the
-dj-sandbox tests that need exact pools under ties run on this subclass.
+Rank bands (``OpChoice.band``) are honoured by the shipped `PoolSpace`: equal-size rank pools under tied
+stats (the dj-sandbox baseline) are part of a recipe's fingerprint and keep exactly the band's samples.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from recipelab.agent.plan import OpChoice, RankBand
+from recipelab.agent.plan import OpChoice
 from recipelab.agent.space import PoolSpace
 from recipelab.agent.state import SearchState, Trial
 from recipelab.data.reader import read_dataset
 from recipelab.operators.stats import StatsCache
-from recipelab.recipes import ApplyResult, Recipe
 
 # Text, image and dedup ops with cheap stats; several have heavily tied stats on the tiny benchmark
 # (word_rep_ratio: ~99% zeros; image widths and aspect ratios: ~95% one value). No proxy CLIP (it trains).
@@ -40,37 +36,6 @@ PLANNER_OPS = [
 ]
 
 
-class BandRecipe(Recipe):
-    """A recipe whose identity includes its rank bands (``extra['rank_bands']``)."""
-
-    def canonical_json(self) -> str:
-        base = json.loads(super().canonical_json())
-        if self.extra.get("rank_bands"):
-            base.append(["rank_bands", self.extra["rank_bands"]])
-        return json.dumps(base, sort_keys=True)
-
-
-class BandSpace(PoolSpace):
-    """`PoolSpace` with the proposed support for ``OpChoice.band``."""
-
-    def to_recipe(self, choices: Sequence[OpChoice]) -> Recipe:
-        r = super().to_recipe(choices)
-        bands = []
-        for ch in choices:
-            if ch.band is not None:
-                self.stat_for(ch.op, ch.band.param)  # a band must name one of the op's thresholds
-                bands.append({"op": ch.op, **ch.band.model_dump(mode="json")})
-        extra = {**r.extra, **({"rank_bands": bands} if bands else {})}
-        return BandRecipe(process=r.process, extra=extra)
-
-    def apply(self, recipe: Recipe) -> ApplyResult:
-        res = super().apply(recipe)
-        for b in recipe.extra.get("rank_bands") or []:
-            band = RankBand.model_validate({k: v for k, v in b.items() if k != "op"})
-            res.kept &= band.mask(self.stat_for(b["op"], band.param)[0])
-        return res
-
-
 @pytest.fixture(scope="session")
 def planner_pool(tiny_bench: Path):  # noqa: ANN201
     return read_dataset(tiny_bench / "pool.jsonl", quiet=True)
@@ -84,9 +49,10 @@ def pool_space(planner_pool, tmp_path_factory: pytest.TempPathFactory) -> PoolSp
 
 
 @pytest.fixture(scope="session")
-def band_space(planner_pool, pool_space: PoolSpace) -> BandSpace:  # noqa: ANN001
-    """The same pool and ops, with rank bands honoured (stats come from the same cache)."""
-    return BandSpace(planner_pool, pool_space.cache, ops=PLANNER_OPS, quiet=True)
+def band_space(pool_space: PoolSpace) -> PoolSpace:
+    """The shipped space honours rank bands (``OpChoice.band``): the same object, named for the tests that
+    need exact equal-size pools under ties."""
+    return pool_space
 
 
 class StateBuilder:
