@@ -1,7 +1,7 @@
 """Runs inside the Data-Juicer venv (not recipelab's): applies real Data-Juicer ops and prints kept ids.
 
 Usage: ``<dj-venv>/bin/python dj_driver.py JOB.json OUT.json`` where JOB is
-``{"jsonl": path, "cases": [{"id": str, "op": name, "params": {...}}], "timing": bool}``. Each case runs
+``{"jsonl": path, "cases": [{"id": str, "op": name, "params": {...}}], "with_stats": bool}``. Each case runs
 one op with ``op.run(dataset)`` (Data-Juicer's own map/filter or dedup ``process``), one process
 (``num_proc=1``) so results do not depend on the machine. OUT gets, per case id, ``{"kept": [ids],
 "stats": [per-sample stats or hash], "seconds": float}`` or ``{"error": "..."}``.
@@ -66,7 +66,9 @@ def _quiet() -> None:
     datasets.disable_caching()
 
 
-def run_case(rows: list[dict[str, Any]], op_name: str, params: dict[str, Any]) -> dict[str, Any]:
+def run_case(
+    rows: list[dict[str, Any]], op_name: str, params: dict[str, Any], with_stats: bool = True
+) -> dict[str, Any]:
     from data_juicer.core.data import NestedDataset
     from data_juicer.ops.base_op import OPERATORS, Deduplicator, Filter
     from data_juicer.utils.constant import Fields, HashKeys
@@ -90,7 +92,10 @@ def run_case(rows: list[dict[str, Any]], op_name: str, params: dict[str, Any]) -
         out = op.run(ds)
         seconds = time.perf_counter() - t0
         return {"texts": list(out["text"]), "kept": list(out["id"]), "seconds": seconds}
-    return {"kept": list(kept["id"]), "stats": _jsonable(list(stats)), "seconds": seconds}
+    out = {"kept": list(kept["id"]), "seconds": seconds}
+    if with_stats:
+        out["stats"] = _jsonable(list(stats))
+    return out
 
 
 def main() -> None:
@@ -98,10 +103,14 @@ def main() -> None:
     _quiet()
     with open(job["jsonl"], encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
+    base = os.path.dirname(os.path.abspath(job["jsonl"]))
+    for r in rows:  # relative image paths are relative to the JSONL's folder (as dj-process resolves them)
+        if r.get("images"):
+            r["images"] = [p if os.path.isabs(p) else os.path.join(base, p) for p in r["images"]]
     out: dict[str, Any] = {}
     for case in job["cases"]:
         try:
-            out[case["id"]] = run_case(rows, case["op"], case.get("params") or {})
+            out[case["id"]] = run_case(rows, case["op"], case.get("params") or {}, job.get("with_stats", True))
         except Exception as e:  # report per case; the test shows it
             out[case["id"]] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=4)}
     with open(sys.argv[2], "w", encoding="utf-8") as f:

@@ -37,10 +37,18 @@ def dj_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def run_driver(python: Path, tmp: Path, jsonl: Path, cases: list[dict[str, Any]], timeout: int = 900) -> dict:
+def run_driver(
+    python: Path,
+    tmp: Path,
+    jsonl: Path,
+    cases: list[dict[str, Any]],
+    timeout: int = 900,
+    with_stats: bool = True,
+) -> dict:
+    """Run ``cases`` (``{"id", "op", "params"}``) with the real Data-Juicer on ``jsonl``; results by case id."""
     job = tmp / "dj_job.json"
     out = tmp / "dj_out.json"
-    job.write_text(json.dumps({"jsonl": str(jsonl), "cases": cases}), encoding="utf-8")
+    job.write_text(json.dumps({"jsonl": str(jsonl), "cases": cases, "with_stats": with_stats}), encoding="utf-8")
     proc = subprocess.run(
         [str(python), str(DRIVER), str(job), str(out)],
         capture_output=True,
