@@ -171,8 +171,8 @@ def main() -> None:
     args = ap.parse_args()
     sha = commit()
     jpath = args.out.with_suffix(".json")
-    doc: dict[str, Any] = json.loads(jpath.read_text()) if jpath.exists() else {}
-    if doc.get("format") != 2:
+    doc: Any = json.loads(jpath.read_text()) if jpath.exists() else {}
+    if not isinstance(doc, dict) or doc.get("format") != 2:  # an older results file: start afresh
         doc = {"format": 2, "rows": [], "oracles": {}}
     rows: list[dict[str, Any]] = [r for r in doc["rows"] if args.allow_stale or r["commit"] == sha]
     doc["oracles"] = {k: v for k, v in doc["oracles"].items() if args.allow_stale or v.get("commit") == sha}
