@@ -8,23 +8,10 @@ import pytest
 
 from recipelab.agent.loop import SearchLoop
 from recipelab.executors import InProcessExecutor
-from tests.conftest import make_synthetic_loop
+from tests.conftest import SYNTHETIC_OPS, make_synthetic_loop
 
 # No proxy CLIP here (it trains a model): priors come from robust-outlier shares.
-OPS = [
-    "text_length_filter",
-    "words_num_filter",
-    "word_repetition_filter",
-    "special_characters_filter",
-    "alphanumeric_filter",
-    "stopwords_filter",
-    "image_aspect_ratio_filter",
-    "image_shape_filter",
-    "image_entropy_filter",
-    "image_sharpness_filter",
-    "image_deduplicator",
-    "document_deduplicator",
-]
+OPS = SYNTHETIC_OPS
 
 
 def run_search(tmp_path: Path, tiny_bench: Path, env, **kw) -> tuple[SearchLoop, object]:  # noqa: ANN001

@@ -25,22 +25,9 @@ from recipelab.agent.state import SearchState, Steering, Trial
 from recipelab.data.reader import read_dataset
 from recipelab.trainers.base import ProbeResult, ProbeSpec
 from recipelab.workspace import Workspace
-from tests.conftest import SyntheticEnv, make_synthetic_loop
+from tests.conftest import SYNTHETIC_OPS, SyntheticEnv, make_synthetic_loop
 
-OPS = [
-    "text_length_filter",
-    "words_num_filter",
-    "word_repetition_filter",
-    "special_characters_filter",
-    "alphanumeric_filter",
-    "stopwords_filter",
-    "image_aspect_ratio_filter",
-    "image_shape_filter",
-    "image_entropy_filter",
-    "image_sharpness_filter",
-    "image_deduplicator",
-    "document_deduplicator",
-]
+OPS = SYNTHETIC_OPS
 
 
 def run_search(ws_dir: Path, bench: Path, env: SyntheticEnv, **cfg_kw) -> SearchLoop:  # noqa: ANN003
