@@ -42,6 +42,10 @@ _WORD_LIST_PARAMS = {
 }
 
 
+#: recipe.extra key of dj-sandbox's rank bands (see `recipelab.agent.plan.RankBand`): not a Data-Juicer key.
+RANK_BANDS = "rank_bands"
+
+
 @dataclass
 class LeftOutOp:
     """An op of the recipe that the Data-Juicer config does not contain, and why."""
@@ -256,7 +260,12 @@ def export_recipe(
             raise ValueError("np_workers must be >= 1")
         config["np"] = int(np_workers)
     for k, v in recipe.extra.items():  # other Data-Juicer keys the recipe came with
-        if k not in (PROVENANCE_KEY, "project_name") and k not in config:
+        if k == RANK_BANDS:
+            notes.append(
+                "the recipe restricts the pool to equal-size rank bands of a stat (dj-sandbox pools), which a "
+                "Data-Juicer process list cannot express: use recipe_kept_ids from the side file"
+            )
+        elif k not in (PROVENANCE_KEY, "project_name") and k not in config:
             config[k] = v
     config["process"] = process
 

@@ -61,7 +61,13 @@ class Workspace:
         return self.run_dir(run_id) / "tokenizer.json"
 
     def best_recipe_path(self, run_id: str) -> Path:
+        """The final recipe as a Data-Juicer config that ``dj-process`` runs unchanged (ops Data-Juicer lacks
+        are listed in its comments and side file)."""
         return self.run_dir(run_id) / "best_recipe.yaml"
+
+    def full_recipe_path(self, run_id: str) -> Path:
+        """The whole final recipe, recipelab-only ops included (``recipelab apply`` reproduces its pool)."""
+        return self.run_dir(run_id) / "best_recipe.recipelab.yaml"
 
     def summary_path(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "summary.json"

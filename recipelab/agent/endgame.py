@@ -17,6 +17,7 @@ from recipelab.agent import analysis
 from recipelab.agent.plan import OpChoice
 from recipelab.agent.recorder import ProbeRecorder
 from recipelab.agent.state import SearchState, scoring_purpose
+from recipelab.export import export_recipe
 
 
 @dataclass
@@ -42,10 +43,12 @@ class EndGame:
         summary_path: Path,
         test_seeds: int,
         has_test: bool,
+        full_recipe_path: Path | None = None,
     ) -> None:
         self.rec = recorder
         self.run_dir = run_dir
         self.best_recipe_path = best_recipe_path
+        self.full_recipe_path = full_recipe_path or best_recipe_path.with_suffix(".recipelab.yaml")
         self.summary_path = summary_path
         self.test_seeds = test_seeds
         self.has_test = has_test
@@ -76,7 +79,10 @@ class EndGame:
             "eval_ci90": [round(lo, 5), round(hi, 5)],
             "seeds": best.n,
         }
-        recipe.save(self.best_recipe_path)
+        recipe.save(self.full_recipe_path)
+        export = export_recipe(
+            recipe, self.best_recipe_path, dataset=space.ds, cache=space.cache, provenance=recipe.extra["recipelab"]
+        )
         kept = space.apply(recipe)
         summary["best"] = {
             "recipe_fp": best.recipe_fp,
@@ -93,6 +99,13 @@ class EndGame:
         }
         summary["baseline"] = {"eval_mean": base.mean, "seeds": base.n} if base else None
         summary["best_recipe"] = str(self.best_recipe_path)
+        summary["best_recipe_full"] = str(self.full_recipe_path)
+        summary["export"] = {
+            "complete": export.complete,
+            "left_out": [{"op": lo.name, "reason": lo.reason} for lo in export.left_out],
+            "side_file": str(export.side_path) if export.side_path else None,
+            "notes": export.notes,
+        }
         mem.log_event(
             run_id,
             "decision",

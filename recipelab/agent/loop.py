@@ -335,6 +335,7 @@ class SearchLoop:
             self.ws.summary_path(self.run_id),
             test_seeds=self.cfg.test_seeds,
             has_test=bool(self.cfg.test),
+            full_recipe_path=self.ws.full_recipe_path(self.run_id),
         )
         return end.finish(self.state(), reason, self.elapsed_s())
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from recipelab.agent.loop import SearchLoop
 from recipelab.agent.plan import OpChoice, ParamValue
 from recipelab.config import SearchConfig
+from recipelab.export import ExportResult
 from recipelab.memory import Memory
 from recipelab.recipes import Recipe
 from recipelab.workspace import Workspace
@@ -103,3 +104,43 @@ def probe_recipe(
     exp = memory.get_experiment(ids[0]) if ids else None
     memory.set_run_status(run_id, "done" if exp and exp["status"] == "done" else "failed")
     return run_id, exp, len(loop.env.pool)
+
+
+def export_run(
+    ws: Workspace,
+    memory: Memory,
+    run_id: str,
+    out: str | Path,
+    *,
+    dataset_path: str | Path | None = None,
+    export_path: str | Path | None = None,
+    np_workers: int | None = None,
+    quiet: bool = True,
+) -> ExportResult:
+    """A finished run's final recipe as a Data-Juicer config ``dj-process`` runs unchanged.
+
+    Ops Data-Juicer lacks are named in the config's comments and in a side file with their kept ids on the
+    run's pool (and each threshold's quantile). ``dataset_path`` defaults to the run's pool (absolute).
+    Raises ValueError with a one-line reason (no final recipe yet, unreadable pool, ...).
+    """
+    from recipelab.agent.loop import resume_config
+    from recipelab.export import export_recipe
+
+    run = memory.get_run(run_id) or {}
+    summary = run.get("summary") or {}
+    path = summary.get("best_recipe_full") or summary.get("best_recipe")
+    if not path or not Path(path).exists():
+        raise ValueError(f"run {run_id} has no final recipe yet (status {run.get('status')}); see `recipelab logs`")
+    recipe = Recipe.load(path)
+    cfg = resume_config(memory, run_id)
+    pool = ws.read(cfg.data, on_error=cfg.on_error, quiet=quiet)
+    return export_recipe(
+        recipe,
+        out,
+        dataset=pool,
+        cache=ws.stats_cache(),
+        dataset_path=dataset_path or Path(cfg.data).resolve(),
+        export_path=export_path,
+        np_workers=np_workers,
+        provenance={"run": run_id},
+    )

@@ -25,6 +25,7 @@ app = typer.Typer(
 app.add_typer(ops.ops_app, name="ops")
 app.command("analyze")(data.analyze)
 app.command("apply")(data.apply)
+app.command("export")(data.export)
 app.command("search")(search.search)
 app.command("probe")(search.probe)
 app.command("runs")(review.runs)

@@ -104,5 +104,11 @@ def print_outcome(outcome: Outcome, ws_flag: str) -> None:
             f"  test {t['final']['mean']:.4f} vs no filter {t['baseline']['mean']:.4f} "
             f"(gain {t.get('gain', 0):+.4f}, {t['final']['seeds']} seeds)"
         )
-    say(f"recipe: {s['best_recipe']}", markup=False)
+    say(f"recipe: {s['best_recipe']} (Data-Juicer config, runs in dj-process as it is)", markup=False)
+    exp = s.get("export") or {}
+    if exp.get("left_out"):
+        names = ", ".join(lo["op"] for lo in exp["left_out"])
+        say(f"        left out of it: {names} (kept ids in {exp.get('side_file')})", markup=False)
+    if s.get("best_recipe_full"):
+        say(f"        whole recipe: {s['best_recipe_full']} (recipelab apply)", markup=False)
     say(f"logs:   recipelab logs {outcome.run_id}{ws_flag}", markup=False)

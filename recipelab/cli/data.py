@@ -1,7 +1,8 @@
-"""``recipelab analyze`` and ``recipelab apply``: a dataset's stats, and a recipe applied to a dataset.
+"""``recipelab analyze``, ``apply`` and ``export``: a dataset's stats, a recipe applied to a dataset, a run's
+final recipe as a Data-Juicer config.
 
-Both jobs (read, compute cached stats, write files) live in `recipelab.describe`; this module parses and
-prints.
+The jobs (read, compute cached stats, write files) live in `recipelab.analyze`, `recipelab.apply` and
+`recipelab.agent.runs.export_run`; this module parses and prints.
 """
 
 from __future__ import annotations
@@ -102,3 +103,44 @@ def apply(
         return
     _print_removed(rep.removed, rep.total, rep.kept, f"{recipe.name} on {data.name}")
     say(f"wrote {rep.kept} samples to {out_path}", markup=False)
+
+
+def export(
+    run_id: Annotated[str, typer.Argument(help="A finished run ('latest' for the newest search).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Config file to write.")] = Path("recipe.yaml"),
+    fmt: Annotated[str, typer.Option("--format", help="Output format: dj (a Data-Juicer config).")] = "dj",
+    dataset_path: Annotated[
+        str | None, typer.Option("--dataset-path", help="Data-Juicer dataset_path (default: the run's pool).")
+    ] = None,
+    export_path: Annotated[str | None, typer.Option("--export-path", help="Data-Juicer export_path.")] = None,
+    np_workers: Annotated[int | None, typer.Option("--np", help="Data-Juicer np (processes).")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a run's final recipe as a config that Data-Juicer's dj-process runs unchanged."""
+    from recipelab.agent.runs import export_run
+    from recipelab.cli._common import open_workspace
+
+    if fmt != "dj":
+        fail(f"--format: unknown format {fmt!r}; known: dj")
+    o = open_workspace(workspace, run=run_id)
+    try:
+        res = export_run(
+            o.ws, o.mem, o.run_id, out_path, dataset_path=dataset_path, export_path=export_path, np_workers=np_workers
+        )
+    except ValueError as e:  # no final recipe, unreadable pool, bad --np
+        fail(str(e))
+    if as_json:
+        print_json(
+            {
+                "run_id": o.run_id,
+                "config": str(res.config_path),
+                "dj_ops": res.dj_ops,
+                "left_out": [{k: v for k, v in lo.as_json().items() if k != "kept_ids"} for lo in res.left_out],
+                "side_file": str(res.side_path) if res.side_path else None,
+                "complete": res.complete,
+                "notes": res.notes,
+            }
+        )
+        return
+    say(res.summary(), markup=False)

@@ -264,9 +264,10 @@ class PoolView:
 
 
 def final_recipe_yaml(memory: Memory, run_id: str, summary: dict[str, Any]) -> str | None:
-    """The final recipe as Data-Juicer YAML: the run's ``best_recipe.yaml`` when it is still there,
-    else the YAML recorded with the best recipe's experiments."""
-    p = summary.get("best_recipe")
+    """The final recipe as YAML: the whole recipe the run wrote (``best_recipe.recipelab.yaml``, or
+    ``best_recipe.yaml`` for older runs) when it is still there, else the YAML recorded with the best
+    recipe's experiments."""
+    p = summary.get("best_recipe_full") or summary.get("best_recipe")
     if p:
         try:
             return Path(p).read_text(encoding="utf-8")
