@@ -326,3 +326,40 @@ def test_replication_ends_at_the_seed_cap_with_budget_left() -> None:
     assert counts["a"] <= MAX_SEEDS and counts["b"] <= MAX_SEEDS
     assert counts["a"] >= cap and counts["b"] >= cap
     assert "seed cap" in plan.rationale
+
+
+def test_clear_winner_gets_a_line_search_on_its_tail_before_the_groups(text_space: PoolSpace) -> None:
+    """A single tail that clearly helped is searched both ways (x1.5, /1.5); when the wider end wins, one
+    step wider; then the line is done and the other screens (flips, groups) follow."""
+    base = [("baseline", [], 0, 0.50), ("baseline", [], 1, 0.51)]
+    win = [("screen:text_length_filter.max_len", tail("text_length_filter", "max_len", 0.9), 0, 0.62)]
+    planner = StatisticalPlanner(max_screen=8)
+    plan = planner.propose(make_state(text_space, base + win, 30), text_space)
+    assert [p.purpose for p in plan.proposals] == [
+        "screen:text_length_filter.max_len@0.150",
+        "screen:text_length_filter.max_len@0.067",
+    ], plan.rationale
+    assert "line search" in plan.rationale
+    qs = [p.ops[0].quantiles[0].value for p in plan.proposals]
+    assert qs == pytest.approx([0.85, 0.9333], abs=1e-3)
+
+    rows = base + win + [
+        ("screen:text_length_filter.max_len@0.150", tail("text_length_filter", "max_len", 0.85), 0, 0.66),
+        ("screen:text_length_filter.max_len@0.067", tail("text_length_filter", "max_len", 0.9333), 0, 0.58),
+    ]
+    plan = planner.propose(make_state(text_space, rows, 30), text_space)
+    assert [p.purpose for p in plan.proposals] == ["screen:text_length_filter.max_len@0.225"], plan.rationale
+    assert "one step wider" in plan.rationale
+
+    rows += [("screen:text_length_filter.max_len@0.225", tail("text_length_filter", "max_len", 0.775), 0, 0.64)]
+    plan = planner.propose(make_state(text_space, rows, 30), text_space)
+    purposes = [p.purpose for p in plan.proposals]
+    assert purposes and not any("@" in p for p in purposes), purposes  # the line is done: other screens
+    assert any(p.startswith("screen:group:") for p in purposes)
+
+
+def test_no_line_search_when_no_single_clearly_helped(text_space: PoolSpace) -> None:
+    base = [("baseline", [], 0, 0.50), ("baseline", [], 1, 0.51)]
+    rows = base + [("screen:text_length_filter.max_len", tail("text_length_filter", "max_len", 0.9), 0, 0.515)]
+    plan = StatisticalPlanner(max_screen=8).propose(make_state(text_space, rows, 30), text_space)
+    assert not any("@" in p.purpose for p in plan.proposals), plan.rationale

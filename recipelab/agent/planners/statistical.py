@@ -8,6 +8,9 @@ A budget-aware version of the Data-Juicer sandbox recipe search, which measures 
    - single tails where training-free evidence points (the image-text similarity's low cluster, whose
      size ``PoolSpace.similarity_tail`` derives from the scores; then ``PoolSpace.priors``); a stat
      whose two sides both carry evidence is screened on both;
+   - the best single tail, when it clearly helped, is line-searched: its tail 1.5x wider and narrower,
+     then one more step past the better end (a tail sized by the evidence is where the evidence sees
+     noise, not where the model stops gaining; a 1-D search is what a few probes can afford);
    - a hurt single tail is flipped once: the other side of the same stat is screened next;
    - every other tail, with or without evidence (deduplicators, stats with no outliers: both sides),
      in a few groups that each remove several tails at once (``group:<modality>``), so nothing in the
@@ -60,6 +63,15 @@ MAX_DIMS = 12
 #: Widest tail the search tries for the winner's thresholds, and for its partners'.
 WINNER_MAX_TAIL = 0.6
 PARTNER_MAX_TAIL = 0.5
+#: Line search on the clearly winning single tail: each step scales its tail by this factor (both ways
+#: first, then one more step past the best end), at most ``LINE_MAX_STEPS`` probes, none below
+#: ``LINE_MIN_TAIL``. Why: a tail sized by the evidence (the proxy's low cluster, a stat's outliers) is
+#: where the evidence sees noise, not where the model stops gaining, and with few probes a 1-D search on
+#: the one threshold that carries the gain beats a few TPE trials spread over many dimensions.
+LINE_FACTOR = 1.5
+LINE_MAX_STEPS = 3
+LINE_MIN_TAIL = 0.01
+LINE = "@"
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,7 @@ class Unit:
     label: str
     tails: list[Tail]
     why: str
-    kind: str = "single"  # single | flip | group
+    kind: str = "single"  # single | flip | group | line
     evidence: bool = False  # chosen by training-free evidence
 
     def choices(self) -> list[OpChoice]:
@@ -355,6 +367,9 @@ class StatisticalPlanner:
         singles = [u for u in v.evidence if u.label not in v.tried]
         if not v.tried and singles:
             return singles[: max(1, math.ceil(A / 2))]
+        line = self.line_units(v)
+        if line:
+            return line[:left]
         flips = self._flips(v)
         left2 = max(0, left - len(flips))
         rest = [] if v.trust_low else singles
@@ -364,12 +379,61 @@ class StatisticalPlanner:
         todo = flips + groups + rest[:k]
         return [u for u in todo if u.label not in v.tried][:left]
 
+    def line_units(self, v: View) -> list[Unit]:
+        """The next line-search step on the best single tail, when its screen clearly helped: its tail
+        scaled by ``LINE_FACTOR`` both ways, then one step further past the best end while it keeps
+        gaining. Empty when no single clearly helped, the steps are spent, or the next step repeats a
+        measured recipe."""
+        best: Screened | None = None
+        for s in v.screened.values():
+            if len(s.tails) != 1 or s.tails[0].param is None or s.label.startswith(GROUP) or s.effect is None:
+                continue
+            if s.effect.lo > 0 and (best is None or s.mean > best.mean):
+                best = s
+        if best is None:
+            return []
+        t0 = best.tails[0]
+        if t0.op in v.banned:
+            return []
+        base = f"{t0.op}.{t0.param}"
+        points = {
+            s.tails[0].q: s.mean
+            for s in v.screened.values()
+            if len(s.tails) == 1 and s.tails[0].key == t0.key and s.tails[0].side == t0.side and s.effect
+        }
+        steps = [label for label in v.tried if label.startswith(base + LINE)]
+        if len(steps) >= LINE_MAX_STEPS or any(label not in v.screened for label in steps):
+            return []  # spent, or a step still running / failed (its result decides the next one)
+        q_best = max(points, key=lambda q: points[q])
+        if not steps:
+            qs = [q_best * LINE_FACTOR, q_best / LINE_FACTOR]
+            why = f"{base} clearly helped ({best.mean:+.3f} at a {q_best:.0%} tail): is a wider or narrower tail better"
+        elif q_best == max(points) and len(points) > 1:
+            qs = [q_best * LINE_FACTOR]
+            why = f"the widest tail measured ({q_best:.0%}) is the best so far ({points[q_best]:+.3f}): one step wider"
+        elif q_best == min(points) and len(points) > 1:
+            qs = [q_best / LINE_FACTOR]
+            why = f"the narrowest tail tried ({q_best:.0%}) is best so far ({points[q_best]:+.3f}): one step narrower"
+        else:
+            return []  # the best lies inside the measured range: the search refines it
+        out = []
+        for q in qs:
+            q = round(min(q, WINNER_MAX_TAIL), 4)
+            if q < LINE_MIN_TAIL or any(abs(q - p) < 0.005 for p in points):
+                continue
+            u = Unit(f"{base}{LINE}{q:.3f}", [self._tail(t0.op, t0.param, t0.side, q, v.state)], why, kind="line")
+            if u.label not in v.tried and self._new(u, v):
+                out.append(u)
+        return out
+
     def _flips(self, v: View) -> list[Unit]:
         """The other side of each single tail whose screen hurt, once."""
         out = []
         prior = {(p.op, p.param): p for p in v.space.priors() if p.strong}
         for s in v.screened.values():
             if not s.hurt or len(s.tails) != 1 or s.tails[0].param is None or s.label.startswith(GROUP):
+                continue
+            if LINE in s.label:
                 continue
             t = s.tails[0]
             if t.op in v.banned:
@@ -459,7 +523,7 @@ class StatisticalPlanner:
             )
             for u in units
         ]
-        kinds = {"single": "single tail", "flip": "other side", "group": "group"}
+        kinds = {"single": "single tail", "flip": "other side", "group": "group", "line": "line search"}
         why = "; ".join(f"{u.label} [{kinds[u.kind]}]: {u.why}" for u in units)
         head = f"screen {len(units)} unit(s) against the baseline (paired seed 0): {why}"
         return Plan(proposals=props, rationale=(f"{v.trust_note}; " if v.trust_note else "") + head)
