@@ -13,6 +13,7 @@ from recipelab.trainers.registry import check_task
 
 Strategy = Literal["agent", "random", "optuna", "dj-sandbox", "k-sigma"]
 PlannerName = Literal["auto", "stat", "llm"]
+ExecutorName = Literal["local", "ray"]
 
 ENV_LLM_BASE_URL = "RECIPELAB_LLM_BASE_URL"
 ENV_LLM_MODEL = "RECIPELAB_LLM_MODEL"
@@ -84,6 +85,12 @@ class SearchConfig(_Strict):
     planner: PlannerName = "auto"
     strategy: Strategy = "agent"
     workers: int = Field(default=1, ge=1, le=64)
+    executor: ExecutorName = Field(
+        default="local", description="where probes run: local processes, or Ray tasks (a local or remote cluster)"
+    )
+    ray_address: str | None = Field(
+        default=None, description="Ray cluster to join ('auto', 'ray://HOST:PORT'); None: start a local Ray"
+    )
     seed: int = 0
     test_seeds: int = Field(default=2, ge=0, le=10)
     ops: list[str] | None = Field(default=None, description="candidate ops (default: every filter and dedup)")

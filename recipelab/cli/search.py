@@ -42,7 +42,23 @@ def search(
     strategy: Annotated[
         str | None, typer.Option("--strategy", help="agent | random | optuna | dj-sandbox | k-sigma")
     ] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Probes at once (local processes).")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Probes at once (local processes, or Ray actors).")
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where probes run: local (default) or ray (Ray actors; the stats as Ray Data map_batches). "
+            "A resumed run keeps its own.",
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address", help="With --executor ray: auto, ray://HOST:PORT or HOST:PORT (default: a local Ray)."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Training steps per probe.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Training batch size per probe.")] = None,
@@ -79,12 +95,18 @@ def search(
     view = ProgressView("none" if as_json else ("live" if err.is_terminal else "lines"))
     kw: dict[str, Any] = {"quiet": as_json, "console": err, "on_update": view}
     if resume:
+        from recipelab.agent.loop import resume_config
+
         if optuna_storage:
             warn("--optuna-storage is ignored with --resume: a run keeps the storage it was started with")
+        if executor:
+            warn("--executor is ignored with --resume: a run keeps the executor it was started with")
         o = open_workspace(workspace, run=resume)
         try:
+            kw["executor"] = _make_ray_executor(o, o.run_id, resume_config(o.mem, o.run_id), ray_address)
             loop = SearchLoop.resume(o.ws, o.mem, o.run_id, **kw)
         except (KeyError, ValueError) as e:
+            _close(kw.get("executor"))
             fail(str(e).strip("'\""))
         _say_run_id(loop.run_id, o.ws.root, as_json)
     else:
@@ -99,6 +121,8 @@ def search(
             "planner": planner,
             "strategy": strategy,
             "workers": workers,
+            "executor": executor,
+            "ray_address": ray_address,
             "seed": seed,
             "probe.steps": steps,
             "probe.batch_size": batch_size,
@@ -121,12 +145,21 @@ def search(
         run_id = start_run(o.mem, cfg)
         _say_run_id(run_id, o.ws.root, as_json)
         try:
+            kw["executor"] = _make_ray_executor(o, run_id, cfg, None)
+        except ValueError as e:  # no Ray, or an unreachable cluster: this run never started
+            o.mem.set_run_status(run_id, "failed")
+            o.mem.log_event(run_id, "error", f"run failed: {e}")
+            fail(str(e))
+        try:
             loop = SearchLoop.build(o.ws, o.mem, run_id, cfg, **kw)
         except ValueError as e:  # unreadable data, --on-leak fail, ...: build() marked the run failed
+            _close(kw.get("executor"))
             fail(str(e))
     ws_flag = f" --workspace {o.ws.root}" if workspace else ""
     try:
         with view.showing():
+            if loop.cfg.executor == "ray":
+                _stats_on_ray(loop, quiet=as_json)
             outcome = loop.run()
     except KeyboardInterrupt:
         err.print(
@@ -142,6 +175,54 @@ def search(
         print_json({"run_id": outcome.run_id, "status": outcome.status, "run_dir": outcome.run_dir, **outcome.summary})
         return
     print_outcome(outcome, ws_flag)
+
+
+def _make_ray_executor(o: Any, run_id: str, cfg: Any, address: str | None) -> Any:
+    """The Ray executor of a run whose configuration says ``executor: ray`` (None otherwise: the loop
+    builds its local executor). Every retry after a dead worker goes into the run's log."""
+    if cfg.executor != "ray":
+        return None
+    from recipelab.executors import ProbeEnvConfig, make_executor
+    from recipelab.executors.base import ProbeJob
+
+    def on_retry(job: ProbeJob, reason: str) -> None:
+        o.mem.log_event(
+            run_id,
+            "error",
+            f"#{job.key}: Ray worker died mid-probe ({reason}); probe retried once",
+            {"experiment": job.key, "retry": reason},
+        )
+
+    env_config = ProbeEnvConfig.for_run(cfg, o.ws, run_id)
+    return make_executor(env_config, cfg.workers, kind="ray", ray_address=address or cfg.ray_address, on_retry=on_retry)
+
+
+def _close(executor: Any) -> None:
+    if executor is not None:
+        executor.close()
+
+
+def _stats_on_ray(loop: Any, quiet: bool) -> None:
+    """The candidate ops' stats as Ray Data map_batches, into the workspace's cache under the same keys, so
+    the loop's own stats step (`PoolSpace`) only reads them. A Ctrl-C here leaves the run resumable."""
+    from recipelab.agent.space import DEFAULT_EXCLUDE
+    from recipelab.executors.ray_stats import warm_stats_cache_ray
+    from recipelab.operators.registry import all_ops, create_op, get_op_class
+
+    names = [n for n in (loop.cfg.ops or all_ops()) if get_op_class(n).kind != "mapper"]
+    names = [n for n in names if n not in loop.cfg.exclude_ops and n not in DEFAULT_EXCLUDE]
+    pool = loop.env.pool
+    try:
+        computed, cached = warm_stats_cache_ray(
+            [create_op(n) for n in names], pool.samples, pool.fingerprint, loop.ws.stats_cache(), quiet=True
+        )
+    except KeyboardInterrupt:
+        loop.mem.set_run_status(loop.run_id, "interrupted")
+        raise
+    msg = f"stats on Ray Data: {computed} op(s) computed, {cached} cached"
+    loop.mem.log_event(loop.run_id, "info", msg, {"ray_stats": {"computed": computed, "cached": cached}})
+    if not quiet:
+        err.print(msg, highlight=False)
 
 
 def _say_run_id(run_id: str, root: Path, as_json: bool) -> None:

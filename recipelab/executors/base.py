@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from recipelab.trainers.base import ProbeResult, ProbeSpec
@@ -23,6 +23,9 @@ class JobOutcome:
     job: ProbeJob
     result: ProbeResult | None
     error: str | None
+    #: Why the probe was sent again (a worker died under it), oldest first; empty for a first-try outcome.
+    #: Executors that never retry leave it empty.
+    retries: list[str] = field(default_factory=list)
 
 
 class Executor(Protocol):

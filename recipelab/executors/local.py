@@ -8,10 +8,10 @@ instead of fighting over it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-from recipelab.executors.base import JobOutcome, ProbeJob
+from recipelab.executors.base import Executor, JobOutcome, ProbeJob
 from recipelab.executors.probe_env import ProbeEnv, ProbeEnvConfig
 from recipelab.trainers.base import ProbeError
 
@@ -75,8 +75,25 @@ class LocalPoolExecutor:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def make_executor(env: ProbeEnv, workers: int = 1) -> InProcessExecutor | LocalPoolExecutor:
-    """This process for one worker (reusing ``env``), else a pool of ``workers`` local processes."""
+def make_executor(
+    env: ProbeEnv | ProbeEnvConfig,
+    workers: int = 1,
+    kind: str = "local",
+    ray_address: str | None = None,
+    on_retry: Callable[[ProbeJob, str], None] | None = None,
+) -> Executor:
+    """``kind="local"``: this process for one worker (reusing ``env``, built here from a bare config), else
+    a pool of ``workers`` local processes. ``kind="ray"``: ``workers`` Ray actors on the cluster at
+    ``ray_address`` (None: a local Ray instance), each rebuilding the environment from its config, so a
+    bare `ProbeEnvConfig` is enough (the CLI makes the executor before the loop reads the data);
+    ``on_retry`` hears of each probe sent again after its worker died."""
+    config = env if isinstance(env, ProbeEnvConfig) else env.config
+    if kind == "ray":
+        from recipelab.executors.ray_executor import RayExecutor
+
+        return RayExecutor(config, workers, ray_address, on_retry=on_retry)
+    if kind != "local":
+        raise ValueError(f"unknown executor {kind!r}: local or ray")
     if workers > 1:
-        return LocalPoolExecutor(env.config, workers)
-    return InProcessExecutor(env)
+        return LocalPoolExecutor(config, workers)
+    return InProcessExecutor(env if isinstance(env, ProbeEnv) else ProbeEnv.from_config(config))
