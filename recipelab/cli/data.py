@@ -8,12 +8,12 @@ The jobs (read, compute cached stats, write files) live in `recipelab.analyze`, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
 
-from recipelab.cli._common import JsonOpt, OnErrorOpt, WorkspaceOpt, fail, out, print_json, say, split_csv
+from recipelab.cli._common import JsonOpt, OnErrorOpt, WorkspaceOpt, err, fail, out, print_json, say, split_csv
 
 if TYPE_CHECKING:
     from recipelab.data.reader import OnError
@@ -27,6 +27,16 @@ def analyze(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for describe.csv, histograms, heatmap.")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Processes for image ops.")] = 2,
     on_error: OnErrorOpt = "skip",
+    executor: Annotated[
+        str,
+        typer.Option("--executor", help="local (processes on this machine) or ray (filters as Ray Data map_batches)."),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address", help="With --executor ray: auto, ray://HOST:PORT or HOST:PORT (default: a local Ray)."
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -35,7 +45,11 @@ def analyze(
     from recipelab.operators.registry import UnknownOperatorError
     from recipelab.workspace import Workspace
 
+    if executor not in ("local", "ray"):
+        fail(f"--executor {executor!r}: local or ray")
     ws = Workspace.open(workspace)
+    if executor == "ray":
+        _stats_on_ray(ws, data, split_csv(ops), cast("OnError", on_error), ray_address, as_json)
     try:
         rep = analyze_to_folder(
             ws, data, split_csv(ops), out_dir, workers=workers, on_error=cast("OnError", on_error), quiet=as_json
@@ -59,6 +73,25 @@ def analyze(
     for name, n in rep.analysis.duplicates.items():
         say(f"{name}: {n} duplicate(s) would be removed from the whole pool")
     say(f"wrote {rep.out_dir}/describe.csv, stats.csv and {len(rep.plots)} plot(s)", markup=False)
+
+
+def _stats_on_ray(
+    ws: Any, data: Path, ops: list[str] | None, on_error: Any, address: str | None, as_json: bool
+) -> None:
+    """The ops' stats as Ray Data map_batches into the workspace's cache (same keys as the local path), so
+    the analysis that follows only reads them."""
+    from recipelab.analyze import default_analysis_ops
+    from recipelab.executors.ray_stats import warm_stats_cache_ray
+    from recipelab.operators.registry import UnknownOperatorError, create_op
+
+    try:
+        op_list = [create_op(n) for n in ops] if ops else default_analysis_ops()
+        ds = ws.read(data, on_error=on_error, quiet=as_json)
+        computed, cached = warm_stats_cache_ray(op_list, ds.samples, ds.fingerprint, ws.stats_cache(), address=address)
+    except (UnknownOperatorError, ValueError) as e:
+        fail(str(e).strip("'\""))
+    if not as_json:
+        err.print(f"stats on Ray Data: {computed} op(s) computed, {cached} cached", highlight=False)
 
 
 def _print_removed(removed: list[tuple[str, int]], total: int, kept: int, title: str) -> None:
