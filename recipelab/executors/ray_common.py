@@ -52,6 +52,12 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     except (ConnectionError, RuntimeError, TimeoutError, ValueError) as e:
         where = address or "a new local instance"
         msg = " ".join(str(e).split())[:300]
+        if address and address != "auto" and os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+            # Ray sends its token to an explicit address only when asked to (``auto`` finds it by itself).
+            msg += (
+                "; if the cluster uses token authentication (the default of `ray start`), set RAY_AUTH_MODE=token "
+                "with its token in ~/.ray/auth_token or RAY_AUTH_TOKEN"
+            )
         raise RayUnavailableError(f"cannot connect to Ray at {where}: {msg}") from None
     return True
 

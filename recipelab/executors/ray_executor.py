@@ -163,7 +163,13 @@ class RayExecutor:
     def worker_pids(self, timeout_s: float = 60.0) -> list[int]:
         """The process id of each live actor (diagnostics, and the tests that kill one mid-probe)."""
         self._fill()
-        return list(self.ray.get([a.pid.remote() for a in self._actors], timeout=timeout_s))
+        pids = []
+        for a in list(self._actors):
+            try:
+                pids.append(int(self.ray.get(a.pid.remote(), timeout=timeout_s)))
+            except self.ray.exceptions.RayActorError:  # died, and not replaced yet: it has no process
+                continue
+        return pids
 
     # ------------------------------------------------------------------ Executor
     def run(self, jobs: Sequence[ProbeJob]) -> Iterator[JobOutcome]:

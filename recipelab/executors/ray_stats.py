@@ -6,8 +6,9 @@ process pool. The result goes into the same `StatsCache` under the same `op_cach
 run computes nothing).
 
 What runs where:
-- **Filters** run batched on Ray workers: the pool becomes a Ray dataset of (row index, sample) rows;
-  each batch's `Filter.compute_stats` runs in a Ray task and returns its stats with the row indices, and
+- **Filters** run batched on Ray workers, all the missing filters of a pipeline in one pass over the data:
+  the pool becomes a Ray dataset of (row index, sample) rows; each batch's `Filter.compute_stats` (of
+  every such filter) runs in a Ray task and returns its stats with the row indices, and
   the driver puts every sample's values back in pool order (ragged stats too), then applies the same
   Data-Juicer float round trip as the local path. Values are per sample, so any batching gives the same
   numbers as the local chunks.
@@ -56,10 +57,11 @@ def whole_pool_reason(op: Operator) -> str | None:
     return None
 
 
-def _stats_of_batch(batch: dict[str, np.ndarray], op: Filter) -> dict[str, np.ndarray]:
-    """One Ray Data batch -> one row: its row indices and its stats (pickled: stats may be ragged)."""
+def _stats_of_batch(batch: dict[str, np.ndarray], ops: list[Filter]) -> dict[str, np.ndarray]:
+    """One Ray Data batch -> one row: its row indices and every op's stats on it (pickled: stats may be
+    ragged). All filters of a pass share one read of the batch, as a Data-Juicer pipeline does."""
     samples: list[Sample] = [pickle.loads(b) for b in batch["sample"]]
-    stats = op.compute_stats(samples)
+    stats = [op.compute_stats(samples) for op in ops]
     blob = pickle.dumps((np.asarray(batch["i"], dtype=np.int64), stats), protocol=pickle.HIGHEST_PROTOCOL)
     return {"part": np.array([blob], dtype=object)}
 
@@ -86,25 +88,30 @@ def _reassemble(parts: list[tuple[np.ndarray, Stats]], keys: Sequence[str]) -> S
     return out
 
 
-def compute_filter_stats_ray(op: Filter, samples: Sequence[Sample], context: OpContext, quiet: bool = True) -> Stats:
-    """`compute_filter_stats` with the batches on Ray (see the module docstring)."""
+def compute_filter_stats_ray(
+    ops: Sequence[Filter], samples: Sequence[Sample], context: OpContext, quiet: bool = True
+) -> list[Stats]:
+    """`compute_filter_stats` of several filters in one Ray Data pass (see the module docstring)."""
     import ray.data
 
-    op.setup(context)
+    for op in ops:
+        op.setup(context)
     if not samples:
-        return {k: Stat(np.zeros(0)) for k in op.stats_keys}
+        return [{k: Stat(np.zeros(0)) for k in op.stats_keys} for op in ops]
     rows = [{"i": i, "sample": pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)} for i, s in enumerate(samples)]
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = not quiet
     if quiet:  # one line per executed dataset otherwise
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-    ctx.print_on_execution_start = False
-    size = BATCH_ROWS.get(op.modality, DEFAULT_BATCH_ROWS)
+    size = min(BATCH_ROWS.get(op.modality, DEFAULT_BATCH_ROWS) for op in ops)
     ds = ray.data.from_items(rows, override_num_blocks=max(1, -(-len(rows) // size)))
-    out = ds.map_batches(_stats_of_batch, fn_kwargs={"op": op}, batch_size=size, batch_format="numpy")
+    out = ds.map_batches(_stats_of_batch, fn_kwargs={"ops": list(ops)}, batch_size=size, batch_format="numpy")
     parts = [pickle.loads(r["part"]) for r in out.take_all()]
-    stats = _reassemble(parts, list(parts[0][1]))
-    return {k: Stat(dj_stored_floats(st.values), st.offsets) for k, st in stats.items()}
+    result = []
+    for j in range(len(ops)):
+        stats = _reassemble([(idx, per_op[j]) for idx, per_op in parts], list(parts[0][1][j]))
+        result.append({k: Stat(dj_stored_floats(st.values), st.offsets) for k, st in stats.items()})
+    return result
 
 
 def compute_pipeline_stats_ray(
@@ -123,30 +130,42 @@ def compute_pipeline_stats_ray(
     ray = import_ray()
     owns = ensure_ray(address)
     try:
-        out: list[Stats | None] = []
+        out: list[Stats | None] = [None] * len(ops)
         chain: list[Mapper] = []
         current: Sequence[Sample] = samples
         cdir = str(cache_dir) if cache_dir is not None else (str(cache.root.parent) if cache.root else ".")
-        for op in ops:
+        pending: list[tuple[int, Filter, str]] = []  # filters of this chain level not in the cache
+
+        def flush() -> None:
+            if pending:
+                ctx = OpContext(samples=current, cache_dir=cdir, dataset_fingerprint=dataset_fingerprint)
+                for (i, _, key), stats in zip(
+                    pending, compute_filter_stats_ray([f for _, f, _ in pending], current, ctx, quiet), strict=True
+                ):
+                    cache.save(key, stats)
+                    out[i] = stats
+                pending.clear()
+
+        for i, op in enumerate(ops):
             if isinstance(op, Mapper):
+                flush()  # ops before the mapper see the text before it
                 current = map_samples(current, op)
                 chain.append(op)
-                out.append(None)
                 continue
-            ctx = OpContext(samples=current, cache_dir=cdir, dataset_fingerprint=dataset_fingerprint, workers=1)
             if isinstance(op, Filter):
                 key = op_cache_key(dataset_fingerprint, chain, op)
                 hit = cache.load(key)
                 if hit is not None:
                     cache.hits += 1
-                    out.append(hit)
-                    continue
-                cache.misses += 1
-                stats = compute_filter_stats_ray(op, current, ctx, quiet=quiet)
-                cache.save(key, stats)
-                out.append(stats)
-            else:  # whole pool on the driver: see whole_pool_reason
-                out.append(compute_op_stats(op, current, ctx, chain, cache, quiet=quiet))
+                    out[i] = hit
+                else:
+                    cache.misses += 1
+                    pending.append((i, op, key))
+                continue
+            # whole pool on the driver: see whole_pool_reason
+            ctx = OpContext(samples=current, cache_dir=cdir, dataset_fingerprint=dataset_fingerprint)
+            out[i] = compute_op_stats(op, current, ctx, chain, cache, quiet=quiet)
+        flush()
         return out
     finally:
         if owns and ray.is_initialized():
