@@ -103,6 +103,8 @@ def calibrate(
             ids = list(rng.choice(all_ids, size=len(oracle), replace=False))
         extra = {**(overrides or {}), **({"steps": steps} if steps else {})}
         spec = ProbeSpec(task=task, train_ids=ids, train_size=S, seed=k, **extra)
+        # a task with its own defaults (e.g. caption: steps, primary metric) says which apply
+        spec = trainer.resolve_spec(spec) if hasattr(trainer, "resolve_spec") else spec
         t0 = time.perf_counter()
         fitted = trainer.fit(spec, env.pool.samples)
         for split in ("eval", "test"):

@@ -11,7 +11,10 @@ from typing import Any
 from recipelab.trainers.base import ProbeError
 
 #: task name -> "module:Class" of its trainer.
-TRAINERS: dict[str, str] = {"clip": "recipelab.trainers.clip:ClipTrainer"}
+TRAINERS: dict[str, str] = {
+    "clip": "recipelab.trainers.clip:ClipTrainer",
+    "caption": "recipelab.trainers.caption:CaptionTrainer",
+}
 
 
 class UnknownTaskError(ProbeError, ValueError):
