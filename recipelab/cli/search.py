@@ -6,6 +6,7 @@ it failed); this module builds the configuration from flags, shows progress and 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -142,6 +143,10 @@ def search(
         except ValueError as e:  # ConfigError
             fail(str(e))
         o = open_workspace(workspace, optuna_storage=cfg.optuna_storage)
+        try:
+            ensure_optuna_storage(o.ws.optuna_storage)
+        except Exception as e:  # noqa: BLE001 - an unreachable database, a bad URL: one line, before the run
+            fail(f"--optuna-storage: cannot open {_redacted(o.ws.optuna_storage)}: {' '.join(str(e).split())[:300]}")
         run_id = start_run(o.mem, cfg)
         _say_run_id(run_id, o.ws.root, as_json)
         try:
@@ -175,6 +180,33 @@ def search(
         print_json({"run_id": outcome.run_id, "status": outcome.status, "run_dir": outcome.run_dir, **outcome.summary})
         return
     print_outcome(outcome, ws_flag)
+
+
+def ensure_optuna_storage(url: str) -> None:
+    """Create the Optuna schema in a shared database before any study is opened there.
+
+    Several drivers started together on a fresh PostgreSQL database would otherwise race to create it, and
+    the loser stops on a duplicate ``CREATE TYPE``; the loser of this race retries and finds the schema
+    there. The workspace's own SQLite file is left to Optuna (one driver)."""
+    if url.startswith("sqlite"):
+        return
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(3):
+        try:
+            optuna.storages.RDBStorage(url)
+            return
+        except (IntegrityError, ProgrammingError):
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
+
+
+def _redacted(url: str) -> str:
+    from recipelab.report.data import redact_url
+
+    return redact_url(url)
 
 
 def _make_ray_executor(o: Any, run_id: str, cfg: Any, address: str | None) -> Any:

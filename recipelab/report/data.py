@@ -199,7 +199,27 @@ def llm_totals(events: Sequence[dict[str, Any]]) -> LLMTotals:
 
 # ---------------------------------------------------------------------- Optuna
 def optuna_storage_url(ws: Workspace) -> str:
-    return ws.optuna_storage
+    """The run's Optuna storage URL as it may be shown: any password replaced by ``***``."""
+    return redact_url(ws.optuna_storage)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``; other URLs unchanged. A report is shared
+    and a terminal is logged: a database password belongs in neither."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+    except Exception:  # noqa: BLE001 - not an SQLAlchemy URL: nothing we know how to hide
+        return url
+    return url if u.password is None else u.render_as_string(hide_password=True)
+
+
+def dashboard_command(ws: Workspace) -> str:
+    """The shell command that opens the run's Optuna studies (quoted: a hidden password's ``***`` must not glob)."""
+    import shlex
+
+    return f"optuna-dashboard {shlex.quote(optuna_storage_url(ws))}"
 
 
 @dataclass

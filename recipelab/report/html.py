@@ -449,8 +449,10 @@ def _optuna(c: _Ctx) -> str:
 
 
 def _dashboard(c: _Ctx) -> str:
-    cmd = f"optuna-dashboard {rd.optuna_storage_url(c.ws)}"
+    cmd = rd.dashboard_command(c.ws)
     out = f"<p>Browse every trial of the threshold search interactively:</p><pre>{esc(cmd)}</pre>"
+    if "***" in cmd:
+        out += _note("the storage's password is hidden: put it in place of ***")
     out += _note(
         "install it with `pip install optuna-dashboard`; the run's studies are named "
         f"{c.run_id}:search:…" + ("" if c.ws.optuna_storage_exists else " (no Optuna storage exists yet)")
