@@ -76,6 +76,7 @@ def search_config(bench: Path, strategy: str, seed: int, budget: int, test_seeds
         planner="stat",
         seed=seed,
         test_seeds=test_seeds,
+        warm_start="off",  # every search starts cold: a strategy must not learn from another's runs
     )
 
 
@@ -84,6 +85,7 @@ def find_run(mem: Memory, cfg: SearchConfig, sha: str) -> dict[str, Any] | None:
     want = cfg.model_dump(mode="json")
     for r in mem.list_runs():
         c = dict(r.get("config") or {})
+        c.pop("warm_start_sources", None)  # recorded by the loop at start
         if c.pop("bench_commit", None) == sha and c == want:
             return r
     return None

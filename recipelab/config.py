@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -99,6 +100,14 @@ class SearchConfig(_Strict):
     on_leak: Literal["drop", "fail"] = Field(
         default="drop", description="pool rows whose image is byte-identical to an eval/test image: drop or fail"
     )
+    surrogate: bool = Field(
+        default=True,
+        description="the agent's threshold search alternates TPE with a Gaussian-process surrogate's picks",
+    )
+    warm_start: str = Field(
+        default="auto",
+        description="start from an earlier run's findings: auto (same or look-alike pool), off, or a run id",
+    )
     optuna_storage: str | None = Field(
         default=None, description="Optuna storage URL (any RDB URL); default: the workspace's SQLite file"
     )
@@ -109,6 +118,13 @@ class SearchConfig(_Strict):
     @classmethod
     def _known_task(cls, v: str) -> str:
         return check_task(v)
+
+    @field_validator("warm_start")
+    @classmethod
+    def _warm_start(cls, v: str) -> str:
+        if v in ("auto", "off") or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", v):
+            return v
+        raise ValueError(f"warm_start must be auto, off or a run id, not {v!r}")
 
 
 def load_config_file(path: str | Path | None) -> dict[str, Any]:

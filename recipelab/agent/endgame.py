@@ -17,6 +17,7 @@ from recipelab.agent import analysis
 from recipelab.agent.plan import OpChoice
 from recipelab.agent.recorder import ProbeRecorder
 from recipelab.agent.state import SearchState, scoring_purpose
+from recipelab.agent.surrogate import prediction_quality
 from recipelab.export import export_recipe
 
 
@@ -116,6 +117,16 @@ class EndGame:
             ),
             summary["best"],
         )
+        quality = prediction_quality(mem, run_id)
+        if quality["n"]:
+            summary["surrogate"] = {k: quality[k] for k in ("n", "spearman", "n_picks")}
+            mem.log_event(
+                run_id,
+                "info",
+                f"surrogate: Spearman {quality['spearman']:+.2f} between its predictions and the probes' results "
+                f"over {quality['n']} search trial(s) ({quality['n_picks']} of them its own picks)",
+                {"surrogate_quality": summary["surrogate"]},
+            )
         if self.has_test and self.test_seeds > 0:
             summary["test"] = self.score_on_test(best.trials[0].choices, state.step + 1)
         mem.update_run(run_id, summary=summary)

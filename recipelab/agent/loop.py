@@ -27,7 +27,9 @@ from recipelab.agent.recorder import ProbeRecorder
 from recipelab.agent.space import PoolSpace
 from recipelab.agent.state import SearchState, load_state
 from recipelab.agent.steering import DirectiveApplier, StopRun
+from recipelab.agent.surrogate import Surrogate
 from recipelab.agent.validate import validate_plan
+from recipelab.agent.warm_start import WarmStart, find_source, findings, stats_signature
 from recipelab.config import SearchConfig
 from recipelab.executors import Executor, ProbeEnv, ProbeEnvConfig, make_executor
 from recipelab.memory import Memory
@@ -88,6 +90,7 @@ class SearchLoop:
         self.elapsed_before = float((run.get("summary") or {}).get("elapsed_s", 0.0))
         self.directives = DirectiveApplier(memory, run_id, cfg.budget_probes)
         self.space: PoolSpace | None = None
+        self.warm: WarmStart | None = None
         self.planner: Planner | None = None
         self.recorder: ProbeRecorder | None = None
 
@@ -115,7 +118,7 @@ class SearchLoop:
                 memory.log_event(run_id, "error", f"run failed: {e}")
                 raise
         if executor is None:
-            executor = make_executor(env, cfg.workers)
+            executor = make_executor(env, cfg.workers, kind=cfg.executor, ray_address=cfg.ray_address)
         return cls(ws, memory, run_id, cfg, env, executor, **kw)
 
     @classmethod
@@ -156,6 +159,7 @@ class SearchLoop:
         )
         self.planner = make_planner(self.cfg, self.mem, self.run_id, self.train_size)
         self._log_leaks()
+        signature = stats_signature(self.space)
         self.mem.log_event(
             self.run_id,
             "info",
@@ -164,7 +168,45 @@ class SearchLoop:
                 f"({len(self.env.pool.rejects)} rejected), eval {len(self.env.splits['eval'])}, "
                 f"{len(self.space.entries)} candidate ops, train size {self.train_size}, planner {self.planner.name}"
             ),
-            {"pool_fingerprint": self.env.pool.fingerprint, "ops": list(self.space.entries)},
+            {
+                "pool_fingerprint": self.env.pool.fingerprint,
+                "ops": list(self.space.entries),
+                "stats_signature": signature,
+            },
+        )
+        self._warm_start(signature)
+
+    def _warm_start(self, signature: dict[str, Any]) -> None:
+        """Resolve the warm-start source once (kept in the run's config, so a resume uses the same one)
+        and read its findings; says in the log what it reuses."""
+        run = self.mem.get_run(self.run_id) or {}
+        config = dict(run.get("config") or {})
+        stored = config.get("warm_start_sources")
+        if stored is None:
+            src = find_source(
+                self.mem, self.run_id, self.cfg.warm_start, self.cfg.task, self.env.pool.fingerprint, signature
+            )
+            stored = [] if src is None else [{"run": src[0], "same_pool": src[1], "distance": src[2]}]
+            self.mem.update_run(self.run_id, config={**config, "warm_start_sources": stored})
+            if src is None and self.cfg.warm_start == "auto":
+                self.mem.log_event(self.run_id, "info", "warm start: no earlier run on this pool or a look-alike")
+        if not stored:
+            return
+        s = stored[0]
+        self.warm = findings(self.mem, s["run"], bool(s["same_pool"]), float(s["distance"]))
+        self.mem.log_event(
+            self.run_id,
+            "info",
+            self.warm.describe(),
+            {
+                "warm_start": {
+                    "source_run": self.warm.source_run,
+                    "same_pool": self.warm.same_pool,
+                    "distance": self.warm.distance,
+                    "recipes": [[c.model_dump(mode="json") for c in r.choices] for r in self.warm.recipes],
+                    "effects": self.warm.effects,
+                }
+            },
         )
 
     def _log_leaks(self) -> None:
@@ -182,7 +224,9 @@ class SearchLoop:
         return self.elapsed_before + (time.monotonic() - self.t_start)
 
     def state(self) -> SearchState:
-        return load_state(self.mem, self.run_id)
+        st = load_state(self.mem, self.run_id)
+        st.warm = self.warm
+        return st
 
     def budget_left(self, state: SearchState) -> str | None:
         """None while the budget lasts, else the reason it is spent."""
@@ -233,8 +277,16 @@ class SearchLoop:
             remaining=lambda: self.state().remaining,
             between_batches=between_batches,
             batch=self.cfg.workers,
+            surrogate=self._surrogate(),
         )
         return driver.run(prop, step)
+
+    def _surrogate(self) -> Surrogate | None:
+        """The agent's threshold search uses a surrogate; baseline strategies run as their authors
+        describe them (plain TPE), never with it."""
+        if self.cfg.strategy != "agent" or not self.cfg.surrogate or self.space is None:
+            return None
+        return Surrogate(self.space, seed=self.cfg.seed)
 
     def validate(self, plan: Plan, state: SearchState) -> tuple[Plan, list[str]]:
         """Drop proposals that name unknown ops, bad params or banned ops (the LLM planner repairs first)."""

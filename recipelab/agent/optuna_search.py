@@ -11,12 +11,14 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import optuna
 
 from recipelab.agent.plan import OpChoice, ParamValue, Proposal, SearchDim
 
 if TYPE_CHECKING:
     from recipelab.agent.recorder import ProbeRecorder
+    from recipelab.agent.surrogate import Prediction, Surrogate
 
 optuna.logging.set_verbosity(logging.WARNING)
 
@@ -140,6 +142,7 @@ class OptunaDriver:
         remaining: Callable[[], int],
         between_batches: Callable[[], set[str]],
         batch: int = 1,
+        surrogate: Surrogate | None = None,
     ) -> None:
         self.rec = recorder
         self.storage = storage
@@ -148,6 +151,8 @@ class OptunaDriver:
         self.remaining = remaining
         self.between_batches = between_batches
         self.batch = max(1, batch)
+        self.surrogate = surrogate
+        self.rng = np.random.default_rng(seed)
 
     def run(self, prop: Proposal, step: int) -> int:
         """Returns how many new probes the search spent."""
@@ -162,12 +167,20 @@ class OptunaDriver:
         asked = 0
         while spent < prop.n_trials and self.remaining() > 0 and asked < 4 * prop.n_trials + 8:
             k = min(self.batch, prop.n_trials - spent, self.remaining())
-            trials = [study.ask() for _ in range(k)]
+            fitted = self._fit_surrogate()
+            trials, pickers = [], []
+            for _ in range(k):
+                pickers.append(self._maybe_enqueue_pick(study, prop) if fitted else "tpe")
+                trials.append(study.ask())
             asked += k
             before = self.remaining()
-            ids = self.rec.submit([(suggest_choices(t, prop), 0, f"search:{t.number}") for t in trials], step)
+            items = [(suggest_choices(t, prop), 0, f"search:{t.number}") for t in trials]
+            preds = self.surrogate.predict([c for c, _, _ in items]) if fitted and self.surrogate else []
+            ids = self.rec.submit(items, step)
             for t, eid in zip(trials, ids, strict=False):
                 self._tell(study, t.number, eid)
+            for (_, _, purpose), eid, pred, who in zip(items, ids, preds, pickers, strict=False):
+                self._log_prediction(purpose, eid, pred, who)
             spent += before - self.remaining()
             banned = self.between_batches() & {c.op for c in prop.ops}
             if banned:  # the user banned an op of this search: stop it, the planner re-plans without it
@@ -176,6 +189,53 @@ class OptunaDriver:
                 )
                 break
         return spent
+
+    # ------------------------------------------------------------------ surrogate
+    def _fit_surrogate(self) -> bool:
+        if self.surrogate is None:
+            return False
+        from recipelab.agent.state import load_state
+
+        return self.surrogate.fit(load_state(self.rec.mem, self.rec.run_id))
+
+    def _maybe_enqueue_pick(self, study: optuna.Study, prop: Proposal) -> str:
+        """On every other trial (odd numbers; none while a queued trial waits), queue the surrogate's pick:
+        the highest upper confidence bound among random points of the search box. Returns who picks."""
+        assert self.surrogate is not None
+        from recipelab.agent.surrogate import CANDIDATES, KAPPA
+
+        waiting = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.WAITING]
+        if waiting or len(study.get_trials(deepcopy=False)) % 2 == 0:
+            return "start" if waiting else "tpe"
+        cands = []
+        for _ in range(CANDIDATES):
+            params: dict[str, object] = {param_name(d): float(self.rng.uniform(d.low_q, d.high_q)) for d in prop.search}
+            for op in prop.toggle_ops:
+                params[f"{op}{ENABLED}"] = bool(self.rng.integers(2))
+            cands.append(params)
+        preds = self.surrogate.predict([choices_from_params(p, prop) for p in cands])  # type: ignore[arg-type]
+        best = max(range(len(cands)), key=lambda i: preds[i].mean + KAPPA * preds[i].sd)
+        study.enqueue_trial(cands[best])
+        return "surrogate"
+
+    def _log_prediction(self, purpose: str, eid: int | None, pred: Prediction, who: str) -> None:
+        """Logged before the result is read, so ``surrogate.prediction_quality`` can join it afterwards."""
+        n = self.surrogate.n if self.surrogate else 0
+        self.rec.mem.log_event(
+            self.rec.run_id,
+            "info",
+            f"surrogate ({n} probes): {purpose} ({who}'s pick) predicted {pred.mean:.4f} ± {pred.sd:.4f}",
+            {
+                "surrogate": {
+                    "experiment": eid,
+                    "purpose": purpose,
+                    "predicted": pred.mean,
+                    "sd": pred.sd,
+                    "picked_by": who,
+                    "n_fit": n,
+                }
+            },
+        )
 
     def _tell(self, study: optuna.Study, number: int, eid: int | None) -> None:
         v = self.rec.value(eid)

@@ -13,18 +13,12 @@ from rich.console import Console
 
 from recipelab.agent.loop import SearchLoop
 from recipelab.agent.plan import OpChoice, ParamValue
+from recipelab.agent.state import AD_HOC, is_search_run
 from recipelab.config import SearchConfig
 from recipelab.export import ExportResult
 from recipelab.memory import Memory
 from recipelab.recipes import Recipe
 from recipelab.workspace import Workspace
-
-#: run budget key that marks an ad-hoc probe run (not a search).
-AD_HOC = "ad_hoc_probe"
-
-
-def is_search_run(run: dict[str, Any]) -> bool:
-    return not (run.get("budget") or {}).get(AD_HOC)
 
 
 def latest_run(memory: Memory, include_probes: bool = False) -> str | None:

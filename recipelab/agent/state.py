@@ -15,9 +15,20 @@ from recipelab.agent.plan import OpChoice
 from recipelab.agent.steering import Steering, fold
 
 if TYPE_CHECKING:
+    from recipelab.agent.warm_start import WarmStart
     from recipelab.memory import Memory
 
-__all__ = ["SearchState", "Steering", "Trial", "is_search_experiment", "load_state", "search_trials", "trial_of"]
+__all__ = [
+    "AD_HOC",
+    "SearchState",
+    "is_search_run",
+    "Steering",
+    "Trial",
+    "is_search_experiment",
+    "load_state",
+    "search_trials",
+    "trial_of",
+]
 
 
 @dataclass
@@ -52,6 +63,7 @@ class SearchState:
     steering: Steering = field(default_factory=Steering)
     step: int = 0
     primary: str = "mean_recall"
+    warm: WarmStart | None = None  # an earlier run's findings, as hints (set by the loop)
 
     @property
     def used(self) -> int:
@@ -70,6 +82,14 @@ class SearchState:
 
     def seeds_of(self, recipe_fp: str) -> set[int]:
         return {t.seed_index for t in self.trials if t.recipe_fp == recipe_fp and t.status != "failed"}
+
+
+#: Run budget key that marks an ad-hoc probe run (not a search).
+AD_HOC = "ad_hoc_probe"
+
+
+def is_search_run(run: dict[str, Any]) -> bool:
+    return not (run.get("budget") or {}).get(AD_HOC)
 
 
 #: Purpose prefix of the final test-split scoring: the one place that names it.

@@ -187,12 +187,13 @@ def report(
 ) -> None:
     """One self-contained HTML report of a run, with plots, and the command that opens its Optuna studies."""
     from recipelab.report import write_report
+    from recipelab.report.data import dashboard_command, optuna_storage_url
 
     o = open_workspace(workspace, run=run_id)
     path = write_report(o.ws, o.mem, o.run_id, out_path)
-    dashboard = f"optuna-dashboard {o.ws.optuna_storage}"
+    dashboard = dashboard_command(o.ws)  # the password of an RDB URL hidden
     if as_json:
-        print_json({"run_id": o.run_id, "report": str(path), "optuna_storage": o.ws.optuna_storage})
+        print_json({"run_id": o.run_id, "report": str(path), "optuna_storage": optuna_storage_url(o.ws)})
     else:
         say(f"wrote {path}", markup=False)
         say(f"Optuna dashboard: {dashboard}", markup=False)

@@ -82,6 +82,22 @@ def search(
             "optuna.sqlite). A resumed run keeps its own.",
         ),
     ] = None,
+    warm_start: Annotated[
+        str | None,
+        typer.Option(
+            "--warm-start",
+            help="auto (default: start from the newest earlier run on this pool, or on a pool whose op stats "
+            "look alike), off, or a run id. Its best recipes are re-measured first; its screen effects order "
+            "the screens.",
+        ),
+    ] = None,
+    surrogate: Annotated[
+        bool | None,
+        typer.Option(
+            "--surrogate/--no-surrogate",
+            help="The agent's threshold search alternates TPE with a Gaussian-process surrogate's picks (default on).",
+        ),
+    ] = None,
     llm_base_url: Annotated[str | None, typer.Option("--llm-base-url", help="OpenAI-compatible endpoint.")] = None,
     llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file with any of these settings.")] = None,
@@ -132,6 +148,8 @@ def search(
             "ops": split_csv(ops),
             "on_leak": on_leak,
             "optuna_storage": optuna_storage,
+            "warm_start": warm_start,
+            "surrogate": surrogate,
             "llm.base_url": llm_base_url,
             "llm.model": llm_model,
         }
@@ -147,6 +165,8 @@ def search(
             ensure_optuna_storage(o.ws.optuna_storage)
         except Exception as e:  # noqa: BLE001 - an unreachable database, a bad URL: one line, before the run
             fail(f"--optuna-storage: cannot open {_redacted(o.ws.optuna_storage)}: {' '.join(str(e).split())[:300]}")
+        if cfg.warm_start not in ("auto", "off") and o.mem.get_run(cfg.warm_start) is None:
+            fail(f"--warm-start {cfg.warm_start}: no run by that id in {o.ws.root}; see `recipelab runs`")
         run_id = start_run(o.mem, cfg)
         _say_run_id(run_id, o.ws.root, as_json)
         try:

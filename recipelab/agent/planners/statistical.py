@@ -44,6 +44,7 @@ from recipelab.agent.planners.base import replication_reserve
 from recipelab.agent.planners.replicate import replication_plan
 from recipelab.agent.space import SIMILARITY_OP, PoolSpace
 from recipelab.agent.state import SearchState
+from recipelab.agent.warm_start import WARM
 from recipelab.operators.base import Filter
 
 BASELINE = "baseline"
@@ -217,6 +218,23 @@ class StatisticalPlanner:
                 rationale="measure the no-filter baseline on two seeds: every effect is relative to it",
             )
 
+        # 1b. warm start: an earlier run's best recipes, re-measured here before anything else.
+        warm = state.warm
+        if warm is not None and warm.recipes and not state.with_purpose(WARM):
+            props = [
+                Proposal(
+                    kind="recipe",
+                    ops=r.choices,
+                    purpose=f"{WARM}{k}",
+                    hypothesis=(
+                        f"run {r.source_run}'s recipe ({r.source_mean:.4f} there, {r.source_seeds} seed(s)) "
+                        "helps here too"
+                    ),
+                )
+                for k, r in enumerate(warm.recipes)
+            ]
+            return Plan(proposals=props, rationale=f"{warm.describe()}: re-measure them here (paired seed 0)")
+
         view = self.view(state, space)
         room = state.remaining - replication_reserve(state.budget_probes)
         if room > 0:
@@ -249,7 +267,19 @@ class StatisticalPlanner:
             v.screened[label] = Screened(
                 label, _tails_of(t.choices, space), effect_vs_baseline(state, c, pooled=pooled)
             )
+        for t in state.with_purpose(WARM):  # re-measured warm-start recipes: screens of their tails
+            c = cands.get(t.recipe_fp)
+            if c is not None and t.purpose not in v.screened:
+                tails = _tails_of(t.choices, space)
+                v.screened[t.purpose] = Screened(t.purpose, tails, effect_vs_baseline(state, c, pooled=pooled))
         v.evidence = self._evidence_units(v)
+        if state.warm is not None and state.warm.effects:
+            # An earlier run's screen effects order this run's screens: what helped there first, what
+            # hurt there last (still screened when the budget reaches it: a hint, not a result).
+            eff = state.warm.effects
+            v.evidence.sort(
+                key=lambda u: (0, -eff[u.label]) if eff.get(u.label, 0) > 0 else (2 if u.label in eff else 1, 0)
+            )
         self._judge_evidence(v)
         return v
 
@@ -433,7 +463,7 @@ class StatisticalPlanner:
         for s in v.screened.values():
             if not s.hurt or len(s.tails) != 1 or s.tails[0].param is None or s.label.startswith(GROUP):
                 continue
-            if LINE in s.label:
+            if LINE in s.label or s.label.startswith(WARM):
                 continue
             t = s.tails[0]
             if t.op in v.banned:
@@ -526,6 +556,8 @@ class StatisticalPlanner:
         kinds = {"single": "single tail", "flip": "other side", "group": "group", "line": "line search"}
         why = "; ".join(f"{u.label} [{kinds[u.kind]}]: {u.why}" for u in units)
         head = f"screen {len(units)} unit(s) against the baseline (paired seed 0): {why}"
+        if v.state.warm is not None and v.state.warm.effects and any(u.label in v.state.warm.effects for u in units):
+            head += f" (ordered by run {v.state.warm.source_run}'s screen effects)"
         return Plan(proposals=props, rationale=(f"{v.trust_note}; " if v.trust_note else "") + head)
 
     # ------------------------------------------------------------------ explore
