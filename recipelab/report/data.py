@@ -359,3 +359,24 @@ def pool_view(ws: Workspace, config: dict[str, Any], recipe_yaml: str | None) ->
                 )
             )
     return PoolView(out, "", space)
+
+
+# ---------------------------------------------------------------------- warm start and surrogate
+@dataclass
+class Reuse:
+    """What a run took from earlier runs (warm start) and how well its surrogate predicted its probes."""
+
+    warm: dict[str, Any] | None
+    warm_message: str | None
+    surrogate: dict[str, Any]
+
+
+def reuse(memory: Memory, run_id: str, events: Sequence[dict[str, Any]]) -> Reuse:
+    from recipelab.agent.surrogate import prediction_quality
+
+    warm, msg = None, None
+    for ev in events:
+        p = (ev.get("payload") or {}).get("warm_start")
+        if p:
+            warm, msg = p, ev.get("message")
+    return Reuse(warm, msg, prediction_quality(memory, run_id))

@@ -37,6 +37,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("recipe", "Final recipe"),
     ("timeline", "Decisions"),
     ("llm", "LLM use"),
+    ("reuse", "Warm start and surrogate"),
     ("optuna", "Optuna importances"),
     ("dashboard", "Optuna dashboard"),
 )
@@ -448,6 +449,41 @@ def _optuna(c: _Ctx) -> str:
     return out
 
 
+def _reuse(c: _Ctx) -> str:
+    r = rd.reuse(c.mem, c.run_id, c.events)
+    out = ""
+    if r.warm is None:
+        how = c.config.get("warm_start", "auto")
+        out += _note(f"no warm start (--warm-start {how}; no earlier run on this pool or a look-alike was used)")
+    else:
+        out += f"<p>{esc(r.warm_message)}</p>"
+        eff = r.warm.get("effects") or {}
+        if eff:
+            out += _table(
+                ["earlier run's screen", "its effect there"],
+                [[esc(k), esc(_num(v, 4))] for k, v in sorted(eff.items(), key=lambda kv: -kv[1])],
+                {1},
+            )
+        recs = [t for t in c.state.trials if t.purpose.startswith("warm:")]
+        if recs:
+            out += _table(
+                ["re-measured here", "recipe", c.metric],
+                [[esc(t.purpose), esc(", ".join(t.op_names)), esc(_num(t.metric))] for t in recs],
+                {2},
+            )
+    q = r.surrogate
+    if not q["n"]:
+        out += _note("no surrogate predictions (no threshold search ran, too few probes to fit, or --no-surrogate)")
+        return out
+    out += (
+        f"<p>Surrogate (Gaussian process over per-op removed shares): Spearman {esc(_num(q['spearman'], 2))} between "
+        f"its predictions and the measured results over {esc(q['n'])} search trial(s), {esc(q['n_picks'])} of them "
+        "its own picks.</p>"
+    )
+    out += _img(plots.surrogate_plot(q["pairs"]), "surrogate predictions vs measured")
+    return out
+
+
 def _dashboard(c: _Ctx) -> str:
     cmd = rd.dashboard_command(c.ws)
     out = f"<p>Browse every trial of the threshold search interactively:</p><pre>{esc(cmd)}</pre>"
@@ -469,6 +505,7 @@ RENDERERS: dict[str, Callable[[_Ctx], str]] = {
     "recipe": _recipe,
     "timeline": _timeline,
     "llm": _llm,
+    "reuse": _reuse,
     "optuna": _optuna,
     "dashboard": _dashboard,
 }

@@ -192,3 +192,31 @@ def importance_plot(importances: dict[str, float], title: str) -> bytes:
     ax.tick_params(axis="y", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
     return to_png(fig)
+
+
+def surrogate_plot(pairs: Sequence[dict]) -> bytes:
+    """Predicted (before the probe) vs measured, one point per search trial, by who picked it."""
+    fig = new_figure(5.5, 4.2)
+    ax = fig.subplots()
+    colours = {"surrogate": ACCENT, "tpe": "#ef6c00", "start": NEUTRAL}
+    for who, colour in colours.items():
+        pts = [p for p in pairs if p.get("picked_by") == who]
+        if pts:
+            ax.errorbar(
+                [p["predicted"] for p in pts],
+                [p["measured"] for p in pts],
+                xerr=[p.get("sd", 0.0) for p in pts],
+                fmt="o",
+                color=colour,
+                label=f"{who}'s pick",
+                alpha=0.8,
+            )
+    vals = [v for p in pairs for v in (p["predicted"], p["measured"])]
+    if vals:
+        lo, hi = min(vals), max(vals)
+        ax.plot([lo, hi], [lo, hi], color=NEUTRAL, lw=0.8, ls="--")
+    ax.set_xlabel("surrogate prediction (± sd)")
+    ax.set_ylabel("measured")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return to_png(fig)

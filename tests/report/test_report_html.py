@@ -15,6 +15,7 @@ from PIL import Image
 from recipelab.memory import Memory
 from recipelab.report import SECTIONS, render_report, write_report
 from recipelab.workspace import Workspace
+from tests.conftest import SyntheticEnv, make_synthetic_loop
 from tests.report.conftest import INJECTION, FinishedRun
 
 IMG_RE = re.compile(r'<img src="(data:[^"]*)"')
@@ -143,3 +144,16 @@ def test_llm_totals_tolerate_missing_fields() -> None:
     t = llm_totals(evs)
     assert (t.calls, t.failed, t.input_tokens, t.output_tokens, t.total_tokens) == (3, 1, 10, 5, 15)
     assert t.cost_usd == pytest.approx(0.5) and t.models == ["m"]
+
+
+def test_reuse_section_shows_the_warm_start_and_the_surrogate(tmp_path: Path, tiny_bench: Path) -> None:
+    first = make_synthetic_loop(tmp_path, tiny_bench, SyntheticEnv(tiny_bench), budget_probes=20, test_seeds=0)
+    first.run()
+    page = render_report(first.ws, first.mem, first.run_id)
+    assert "no warm start" in page
+    assert "Spearman" in page and "surrogate predictions vs measured" in page  # its own search had a surrogate
+    second = make_synthetic_loop(tmp_path, tiny_bench, SyntheticEnv(tiny_bench), budget_probes=6, test_seeds=0, seed=1)
+    second.run()
+    page = render_report(second.ws, second.mem, second.run_id)
+    assert f"warm start from run {first.run_id}" in page
+    assert "re-measured here" in page and "warm:0" in page
