@@ -101,11 +101,18 @@ def scoring_purpose(name: str) -> str:
     return f"{TEST_PURPOSE}{name}"
 
 
+#: Purpose prefix of the scale-up transfer check's probes (``transfer:<rank>``, agent/transfer.py).
+TRANSFER_PURPOSE = "transfer:"
+
+
 def is_search_experiment(e: dict[str, Any]) -> bool:
     """Probes of the search itself: not the final test-split scoring (its metrics are on another split
-    and would be pooled with the best recipe's eval runs, since they share its recipe fingerprint)."""
+    and would be pooled with the best recipe's eval runs, since they share its recipe fingerprint), nor
+    the transfer check's scale-up probes (a larger model on more data: pooled with the probe-scale runs
+    of the same recipe they would corrupt its mean, the seed noise and the ranking, and spend budget)."""
     spec = e.get("spec") or {}
-    return spec.get("split", "eval") != "test" and not (e.get("purpose") or "").startswith(TEST_PURPOSE)
+    purpose = e.get("purpose") or ""
+    return spec.get("split", "eval") != "test" and not purpose.startswith((TEST_PURPOSE, TRANSFER_PURPOSE))
 
 
 def _finite(x: Any) -> float | None:
