@@ -111,6 +111,10 @@ class SearchConfig(_Strict):
     optuna_storage: str | None = Field(
         default=None, description="Optuna storage URL (any RDB URL); default: the workspace's SQLite file"
     )
+    transfer_check: bool = Field(
+        default=False,
+        description="after the search, re-run the baseline and the top recipes at a larger scale (recipelab transfer)",
+    )
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
 

@@ -4,6 +4,7 @@ library function, print).
 - `ops`: ``ops list``, ``ops show``            - `data`: ``analyze``, ``apply``
 - `search`: ``search`` (+ live view), ``probe`` - `review`: ``runs``, ``experiments``, ``chat``, ``logs``, ``report``
 - `bench`: ``bench make``, ``bench calibrate``, ``bench score``
+- `transfer`: ``transfer`` (the scale-up transfer check of a run)
 - `_common`: consoles, one-line errors, JSON output, shared options, opening a workspace and a run.
 
 Library modules are imported inside the commands, so ``recipelab --help`` and ``ops list`` start without
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import typer
 
-from recipelab.cli import bench, data, ops, review, search
+from recipelab.cli import bench, data, ops, review, search, transfer
 
 app = typer.Typer(
     help="recipelab: find the data recipe that makes your model best (Probe-Analyze-Refine).",
@@ -33,6 +34,7 @@ app.command("experiments")(review.experiments)
 app.command("chat")(review.chat)
 app.command("logs")(review.logs)
 app.command("report")(review.report)
+app.command("transfer")(transfer.transfer)
 app.add_typer(bench.bench_app, name="bench")
 
 __all__ = ["app", "main"]

@@ -98,6 +98,14 @@ def search(
             help="The agent's threshold search alternates TPE with a Gaussian-process surrogate's picks (default on).",
         ),
     ] = None,
+    transfer_check: Annotated[
+        bool,
+        typer.Option(
+            "--transfer-check",
+            help="After the search, re-run the baseline and the top recipes at a larger scale and report whether "
+            "their order holds (recipelab transfer with its defaults; probes beyond the budget).",
+        ),
+    ] = False,
     llm_base_url: Annotated[str | None, typer.Option("--llm-base-url", help="OpenAI-compatible endpoint.")] = None,
     llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file with any of these settings.")] = None,
@@ -150,6 +158,7 @@ def search(
             "optuna_storage": optuna_storage,
             "warm_start": warm_start,
             "surrogate": surrogate,
+            "transfer_check": transfer_check or None,
             "llm.base_url": llm_base_url,
             "llm.model": llm_model,
         }
@@ -186,6 +195,8 @@ def search(
             if loop.cfg.executor == "ray":
                 _stats_on_ray(loop, quiet=as_json)
             outcome = loop.run()
+            if loop.cfg.transfer_check and outcome.status == "done":
+                _transfer_check(loop, outcome, ws_flag)
     except KeyboardInterrupt:
         err.print(
             f"\n[yellow]interrupted.[/yellow] resume with: recipelab search --resume {loop.run_id}{ws_flag}",
@@ -200,6 +211,28 @@ def search(
         print_json({"run_id": outcome.run_id, "status": outcome.status, "run_dir": outcome.run_dir, **outcome.summary})
         return
     print_outcome(outcome, ws_flag)
+    if outcome.summary.get("transfer"):
+        from recipelab.agent.transfer import describe
+
+        say(describe(outcome.summary["transfer"]), markup=False)
+
+
+def _transfer_check(loop: Any, outcome: Any, ws_flag: str) -> None:
+    """``--transfer-check``: the check on the finished run (its summary gains ``transfer``). A Ctrl-C here
+    leaves the search done and the check resumable with ``recipelab transfer``."""
+    from recipelab.agent.transfer import transfer_after_search
+
+    try:
+        doc = transfer_after_search(loop)
+    except KeyboardInterrupt:
+        err.print(
+            f"\n[yellow]transfer check interrupted[/yellow] (the search is done); resume it with: "
+            f"recipelab transfer {loop.run_id}{ws_flag}",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    if doc is not None:
+        outcome.summary["transfer"] = doc
 
 
 def ensure_optuna_storage(url: str) -> None:

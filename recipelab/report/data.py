@@ -380,3 +380,56 @@ def reuse(memory: Memory, run_id: str, events: Sequence[dict[str, Any]]) -> Reus
         if p:
             warm, msg = p, ev.get("message")
     return Reuse(warm, msg, prediction_quality(memory, run_id))
+
+
+# ---------------------------------------------------------------------- transfer check
+@dataclass
+class TransferPoint:
+    """One recipe of the transfer check: its probe-scale mean (90% CI) and its scale-up mean (seed sd)."""
+
+    rank: int
+    label: str
+    probe_mean: float
+    probe_lo: float
+    probe_hi: float
+    scale_mean: float
+    scale_sd: float
+    capped: bool
+
+
+@dataclass
+class Transfer:
+    """The run's latest scale-up transfer check (``recipelab transfer``), or ``doc=None`` when none ran."""
+
+    doc: dict[str, Any] | None
+    message: str | None = None
+    points: list[TransferPoint] = field(default_factory=list)
+    #: (rank a, rank b, whether the scale-up kept their probe-scale order) of every pair measured.
+    pairs: list[tuple[int, int, bool]] = field(default_factory=list)
+
+
+def transfer(summary: dict[str, Any], events: Sequence[dict[str, Any]]) -> Transfer:
+    """The check from the run's summary (key ``transfer``), else from its latest log event."""
+    doc, msg = summary.get("transfer"), None
+    for ev in events:
+        p = (ev.get("payload") or {}).get("transfer")
+        if isinstance(p, dict) and "recipes" in p:
+            msg = ev.get("message")
+            doc = doc or p
+    if not doc:
+        return Transfer(None)
+    points = []
+    for r in doc.get("recipes") or []:
+        ci = r.get("probe_ci90") or [None, None]
+        vals = [v for v in (_finite(x) for x in r.get("scale_values") or []) if v is not None]
+        pm, sm = _finite(r.get("probe_mean")), _finite(r.get("scale_mean"))
+        if pm is None or sm is None:
+            continue
+        points.append(
+            TransferPoint(
+                int(r["rank"]), str(r.get("label") or ""), pm, _finite(ci[0]) or pm, _finite(ci[1]) or pm, sm,
+                float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0, bool(r.get("capped")),
+            )
+        )  # fmt: skip
+    pairs = [(int(p["a"]), int(p["b"]), p.get("agree", 0) >= 1) for p in doc.get("pairs") or []]
+    return Transfer(doc, msg, points, pairs)

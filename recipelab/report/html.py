@@ -38,6 +38,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("timeline", "Decisions"),
     ("llm", "LLM use"),
     ("reuse", "Warm start and surrogate"),
+    ("transfer", "Transfer check"),
     ("optuna", "Optuna importances"),
     ("dashboard", "Optuna dashboard"),
 )
@@ -484,6 +485,50 @@ def _reuse(c: _Ctx) -> str:
     return out
 
 
+def _stat(s: dict[str, Any] | None) -> str:
+    if not s or s.get("value") is None:
+        return "n/a"
+    ci = s.get("ci90")
+    return f"{_num(s['value'], 2)}" + (f" (90% CI {_num(ci[0], 2)}..{_num(ci[1], 2)})" if ci else "")
+
+
+def _transfer(c: _Ctx) -> str:
+    t = rd.transfer(c.summary, c.events)
+    if t.doc is None:
+        return _note(
+            "no transfer check ran: `recipelab transfer RUN` (or `search --transfer-check`) re-runs the baseline and "
+            "the top recipes on more data with a wider model and says whether their order holds"
+        )
+    d, sc = t.doc, t.doc.get("scale") or {}
+    acc = d.get("decision_accuracy") or {}
+    every, apart = acc.get("all") or {}, acc.get("separated") or {}
+    out = (
+        f"<p>The baseline and the top {esc(len(d.get('recipes') or []) - 1)} recipe(s) re-run at train size "
+        f"{esc(sc.get('train_size'))} (x{float(sc.get('data_scale') or 0):g}), {esc(sc.get('steps'))} steps, "
+        f"model width x{float(sc.get('model_scale') or 0):g}, {esc(d.get('seeds'))} seed(s). "
+        f"Decision accuracy (pairs the scale-up orders as the probes did): {esc(_stat(every))} over "
+        f"{esc(every.get('n_pairs'))} pair(s); over the pairs whose probe-scale intervals do not overlap: "
+        f"{esc(_stat(apart))} over {esc(apart.get('n_pairs'))} pair(s). Spearman of the means: "
+        f"{esc(_stat(d.get('spearman')))}. Intervals: bootstrap over the scale-up seeds.</p>"
+    )
+    rows = [
+        [
+            esc(r.get("rank")),
+            esc(r.get("label")),
+            esc(r.get("kept")),
+            esc(f"{r.get('train_size')}{' (capped)' if r.get('capped') else ''}"),
+            esc(_num(r.get("probe_mean"))),
+            esc(_num(r.get("scale_mean"))),
+        ]
+        for r in d.get("recipes") or []
+    ]
+    headers = ["rank", "recipe", "kept", "train size", f"probe scale {c.metric}", "at scale"]
+    out += _table(headers, rows, {0, 2, 3, 4, 5})
+    if t.points:
+        out += _img(plots.transfer_plot(t, c.metric), "probe-scale vs scale-up means")
+    return out
+
+
 def _dashboard(c: _Ctx) -> str:
     cmd = rd.dashboard_command(c.ws)
     out = f"<p>Browse every trial of the threshold search interactively:</p><pre>{esc(cmd)}</pre>"
@@ -506,6 +551,7 @@ RENDERERS: dict[str, Callable[[_Ctx], str]] = {
     "timeline": _timeline,
     "llm": _llm,
     "reuse": _reuse,
+    "transfer": _transfer,
     "optuna": _optuna,
     "dashboard": _dashboard,
 }

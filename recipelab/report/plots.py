@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from recipelab.report.data import Distribution, EffectRow, ProgressPoint, ThresholdPoint
+from recipelab.report.data import Distribution, EffectRow, ProgressPoint, ThresholdPoint, Transfer
 
 DPI = 100
 GOOD, BAD, NEUTRAL, ACCENT = "#2e7d32", "#c62828", "#757575", "#1565c0"
@@ -218,5 +218,30 @@ def surrogate_plot(pairs: Sequence[dict]) -> bytes:
     ax.set_xlabel("surrogate prediction (± sd)")
     ax.set_ylabel("measured")
     ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return to_png(fig)
+
+
+def transfer_plot(t: Transfer, metric: str = "metric") -> bytes:
+    """Probe-scale mean (90% CI) vs scale-up mean (seed sd), one point per recipe, labelled by rank; every
+    pair joined by a line, green where the scale-up kept the probe-scale order, red dashed where it flipped."""
+    fig = new_figure(5.5, 4.2)
+    ax = fig.subplots()
+    by = {p.rank: p for p in t.points}
+    for a, b, kept in t.pairs:
+        if a in by and b in by:
+            pa, pb = by[a], by[b]
+            ax.plot([pa.probe_mean, pb.probe_mean], [pa.scale_mean, pb.scale_mean], lw=0.8, alpha=0.5,
+                    color=GOOD if kept else BAD, ls="-" if kept else "--")  # fmt: skip
+    for p in t.points:
+        ax.errorbar(
+            [p.probe_mean], [p.scale_mean],
+            xerr=[[p.probe_mean - p.probe_lo], [p.probe_hi - p.probe_mean]], yerr=[p.scale_sd],
+            fmt="o", color="#000000" if p.rank == 0 else ACCENT, mfc="white" if p.capped else None,
+        )  # fmt: skip
+        ax.annotate(_label(p.rank), (p.probe_mean, p.scale_mean), textcoords="offset points", xytext=(5, 4),
+                    fontsize=8)  # fmt: skip
+    ax.set_xlabel(_label(f"probe scale {metric} (90% CI)"))
+    ax.set_ylabel(_label(f"scale-up {metric} (± seed sd)"))
     ax.grid(alpha=0.3)
     return to_png(fig)
