@@ -181,6 +181,7 @@ class TransferEntry:
     capped: bool = False
     experiments: list[int | None] = field(default_factory=list)
     values: list[float | None] = field(default_factory=list)
+    source: str = ""  # the purpose of its probe-scale probes (which step of the search found it)
 
     @property
     def purpose(self) -> str:
@@ -207,6 +208,7 @@ def select_recipes(state: SearchState, top: int) -> list[TransferEntry]:
             base.mean if base else None,
             base.interval(pooled) if base else None,
             base.n if base else 0,
+            source=analysis.BASELINE,
         )
     ]
     for c, _ in analysis.ranked(state):
@@ -218,7 +220,14 @@ def select_recipes(state: SearchState, top: int) -> list[TransferEntry]:
             continue
         entries.append(
             TransferEntry(
-                len(entries), c.description, c.recipe_fp, list(c.trials[0].choices), c.mean, c.interval(pooled), c.n
+                len(entries),
+                c.description,
+                c.recipe_fp,
+                list(c.trials[0].choices),
+                c.mean,
+                c.interval(pooled),
+                c.n,
+                source=c.purpose,
             )
         )
     return entries
@@ -437,6 +446,7 @@ class TransferCheck:
                     "rank": e.rank,
                     "purpose": e.purpose,
                     "label": e.label,
+                    "source_purpose": e.source,
                     "recipe_fp": e.recipe_fp,
                     "probe_mean": e.probe_mean,
                     "probe_ci90": list(e.probe_ci90) if e.probe_ci90 else None,

@@ -80,7 +80,7 @@ def print_transfer(doc: dict[str, Any]) -> None:
         vals = [v for v in r["scale_values"] if v is not None]
         t.add_row(
             str(r["rank"]),
-            r["label"],
+            f"{r['label']} [{r.get('source_purpose')}]" if r.get("source_purpose") else r["label"],
             str(r["kept"]),
             f"{r['train_size']}" + (" (capped)" if r["capped"] else ""),
             f"{_num(r['probe_mean'])}" + (f" ({ci[0]:.4f}..{ci[1]:.4f}, {r['probe_seeds']})" if ci else ""),
