@@ -514,6 +514,10 @@ def transfer_run(
     from recipelab.executors import ProbeEnvConfig, make_executor
 
     cfg = resume_config(memory, run_id)
+    try:  # probes cut off by an interrupted check (Ctrl-C, kill -9) become runnable again
+        memory.mark_interrupted(run_id)
+    except RuntimeError as e:  # the search itself is still going in another process
+        raise TransferError(f"{e}; run the transfer check once it has ended") from None
     entries = checked_selection(load_state(memory, run_id), int(kw.get("top", 4)))  # refused before any set-up
     scaled_spec(
         {"task": cfg.task, "train_size": 1, **cfg.probe.spec_overrides()},

@@ -120,6 +120,35 @@ def test_transfer_reruns_top_recipes_at_scale_outside_the_search(searched) -> No
     assert again["decision_accuracy"] == doc["decision_accuracy"]
 
 
+class _InterruptedAfter(InProcessExecutor):
+    """The synthetic executor, with a Ctrl-C arriving while probe number ``n + 1`` is being trained."""
+
+    def __init__(self, env: SyntheticEnv, n: int) -> None:
+        super().__init__(env)  # type: ignore[arg-type]
+        self.left = n
+
+    def run(self, jobs):  # noqa: ANN001, ANN201
+        for out in super().run(jobs):
+            if self.left == 0:
+                raise KeyboardInterrupt
+            self.left -= 1
+            yield out
+
+
+def test_an_interrupted_check_resumes_with_what_it_finished(searched) -> None:  # noqa: ANN001
+    loop, env = searched
+    kw = {"top": 1, "data_scale": 5, "seeds": 3}
+    with pytest.raises(KeyboardInterrupt):
+        transfer_run(loop.ws, loop.mem, loop.run_id, env=env, executor=_InterruptedAfter(env, 2), **kw)
+    running = [e for e in loop.mem.experiments(loop.run_id) if e["status"] == "running"]
+    assert len(running) == 1  # cut off mid-probe, as a Ctrl-C or kill -9 leaves it
+    calls = env.calls
+    doc = transfer_run(loop.ws, loop.mem, loop.run_id, env=env, executor=InProcessExecutor(env), **kw)
+    # 2 finished probes reused; the cut-off one and the 3 never started run now
+    assert env.calls - calls == 4 and doc["probes"]["total"] == 6 and doc["probes"]["failed"] == 0
+    assert loop.mem.get_experiment(running[0]["id"])["status"] == "done"
+
+
 def test_capped_train_size_is_said(searched) -> None:  # noqa: ANN001
     loop, env = searched
     doc = transfer_run(
