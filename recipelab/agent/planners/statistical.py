@@ -613,7 +613,10 @@ class StatisticalPlanner:
         if not ok:
             return None
         ok.sort(key=lambda s: -s.mean)
-        winner, partners = ok[0], ok[1:]
+        winner = ok[0]
+        # Other points of the winner's own line search tune nothing new (same thresholds): not partners.
+        own = {t.key for t in winner.tails}
+        partners = [s for s in ok[1:] if not {t.key for t in s.tails} <= own]
         # No more thresholds than trials (a few trials of TPE are a random search around the start): the
         # winner's come first, then the partners that helped, then those that did not.
         room = v.state.remaining - replication_reserve(v.state.budget_probes)
