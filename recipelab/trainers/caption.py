@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from recipelab.data.sample import Sample
-from recipelab.trainers.base import ProbeError, ProbeResult, ProbeSpec, library_versions
+from recipelab.trainers.base import ProbeError, ProbeResult, ProbeSpec
 from recipelab.trainers.caption_metrics import attribute_accuracy, bleu, cider_d
 from recipelab.trainers.clip import ClipTrainer, _image_norm, caption_of
 from recipelab.trainers.tokenizer import ProbeTokenizer
@@ -257,26 +257,7 @@ class CaptionTrainer(ClipTrainer):
             t_eval = time.perf_counter()
             metrics, eval_size, eval_skipped = self.evaluate(fitted, eval)
             eval_time = time.perf_counter() - t_eval
-        if spec.primary_metric not in metrics:
-            raise ProbeError(f"primary metric {spec.primary_metric!r} not among {sorted(metrics)}")
-        return ProbeResult(
-            metrics=metrics,
-            primary_metric=spec.primary_metric,
-            train_size=info["train_size"],
-            requested_train_size=info["requested_train_size"],
-            undersized=info["train_size"] < info["requested_train_size"],
-            wall_time_s=time.perf_counter() - t0,
-            train_time_s=info["train_time_s"],
-            eval_time_s=eval_time,
-            device=str(self.device),
-            versions=library_versions(),
-            skipped_images=info["skipped_images"] + eval_skipped,
-            samples_per_s=spec.steps * spec.batch_size / max(info["train_time_s"], 1e-9),
-            eval_size=eval_size,
-            seed=spec.seed,
-            steps=spec.steps,
-            batch_size=spec.batch_size,
-        )
+        return self._probe_result(spec, info, metrics, eval_size, eval_skipped, t0, eval_time)
 
     def fit(self, spec: ProbeSpec, train: Sequence[Sample]) -> FittedCaptioner:  # type: ignore[override]
         """Train only; same protocol as `run` (calibration scores one model on several splits)."""

@@ -295,6 +295,19 @@ class ClipTrainer:
             t_eval = time.perf_counter()
             metrics, eval_size, eval_skipped = self.evaluate(fitted, eval)
             eval_time = time.perf_counter() - t_eval
+        return self._probe_result(spec, info, metrics, eval_size, eval_skipped, t0, eval_time)
+
+    def _probe_result(
+        self,
+        spec: ProbeSpec,
+        info: dict[str, Any],
+        metrics: dict[str, float],
+        eval_size: int,
+        eval_skipped: int,
+        t0: float,
+        eval_time: float,
+    ) -> ProbeResult:
+        """The probe's record, the same for every task built on this trainer (caption subclasses it)."""
         if spec.primary_metric not in metrics:
             raise ProbeError(f"primary metric {spec.primary_metric!r} not among {sorted(metrics)}")
         return ProbeResult(
