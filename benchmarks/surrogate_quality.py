@@ -27,14 +27,14 @@ OUT = Path(__file__).parent / "results" / "surrogate_quality.md"
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", type=Path, default=Path(".recipelab-sq"))
-    ap.add_argument("--commit", required=True)
+    ap.add_argument("--commit", required=True, help="comma-separated: runs of any of these commits")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     mem = Memory(Workspace.open(args.root / "ws").memory_path)
     rows, pred_c, meas_c, picks, tpe = [], [], [], [], []
     for r in mem.list_runs(status="done"):
         c = r.get("config") or {}
-        if c.get("bench_commit") != args.commit or c.get("strategy") != "agent":
+        if c.get("bench_commit") not in args.commit.split(",") or c.get("strategy") != "agent":
             continue
         q = prediction_quality(mem, r["id"])
         if not q["n"]:
@@ -50,7 +50,7 @@ def main() -> None:
     lines = [
         "# Surrogate: predicted vs measured search trials",
         "",
-        f"Agent runs of commit {args.commit} in `{args.root}/ws` (made by `search_quality.py` and `warm_start.py`); "
+        f"Agent runs of commit(s) {args.commit} in `{args.root}/ws` (made by `search_quality.py` and `warm_start.py`); "
         "written by `benchmarks/surrogate_quality.py` from the memory (no probe run). Each prediction was logged "
         "before its probe ran.",
         "",
