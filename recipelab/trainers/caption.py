@@ -41,7 +41,7 @@ import torch
 from recipelab.data.sample import Sample
 from recipelab.trainers.base import ProbeError, ProbeResult, ProbeSpec
 from recipelab.trainers.caption_metrics import attribute_accuracy, bleu, cider_d
-from recipelab.trainers.clip import ClipTrainer, _image_norm, caption_of
+from recipelab.trainers.clip import ClipTrainer, _image_norm, caption_of, optimizer_and_schedule
 from recipelab.trainers.tokenizer import ProbeTokenizer
 
 log = logging.getLogger(__name__)
@@ -287,23 +287,7 @@ class CaptionTrainer(ClipTrainer):
             return p.ndim >= 2 and "embed" not in name and "wte" not in name and "wpe" not in name
 
         params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(
-            [
-                {"params": [p for name, p in params if decays(name, p)], "weight_decay": spec.weight_decay},
-                {"params": [p for name, p in params if not decays(name, p)], "weight_decay": 0.0},
-            ],
-            lr=spec.lr,
-            betas=(0.9, 0.98),
-            eps=1e-6,
-        )
-        warmup = max(1, int(spec.warmup_frac * spec.steps))
-
-        def lr_at(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, spec.steps - warmup)))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+        opt, sched = optimizer_and_schedule(spec, params, decays)
         model.train()
         t_train = time.perf_counter()
         loss = torch.tensor(float("nan"))

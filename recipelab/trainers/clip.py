@@ -33,7 +33,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,32 @@ def _text_batch(ids: torch.Tensor, lengths: torch.Tensor, device: str) -> tuple[
     ids = ids[:, :width]
     mask = (torch.arange(width)[None, :] < lengths[:, None]).long()
     return ids.to(device, non_blocking=True), mask.to(device, non_blocking=True)
+
+
+def optimizer_and_schedule(
+    spec: ProbeSpec, params: list[tuple[str, Any]], decays: Callable[[str, Any], bool]
+) -> tuple[Any, Any]:
+    """AdamW (weight decay only where ``decays``) with linear warm-up then cosine decay over the probe's steps:
+    the one training schedule of every task built on this trainer, so their probes spend compute alike."""
+    import torch
+
+    opt = torch.optim.AdamW(
+        [
+            {"params": [p for n, p in params if decays(n, p)], "weight_decay": spec.weight_decay},
+            {"params": [p for n, p in params if not decays(n, p)], "weight_decay": 0.0},
+        ],
+        lr=spec.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+    )
+    warmup = max(1, int(spec.warmup_frac * spec.steps))
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, spec.steps - warmup)))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
 
 
 class ClipTrainer:
@@ -375,22 +401,9 @@ class ClipTrainer:
         if n < spec.batch_size:
             log.warning("training draw %d < batch size %d: batches repeat samples", n, spec.batch_size)
 
-        decay = [p for name, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in name]
-        no_decay = [p for name, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in name)]
-        opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": spec.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=spec.lr,
-            betas=(0.9, 0.98),
-            eps=1e-6,
+        opt, sched = optimizer_and_schedule(
+            spec, list(model.named_parameters()), lambda name, p: p.ndim >= 2 and "embedding" not in name
         )
-        warmup = max(1, int(spec.warmup_frac * spec.steps))
-
-        def lr_at(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, spec.steps - warmup)))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
         model.train()
         t_train = time.perf_counter()
         for step in range(spec.steps):
