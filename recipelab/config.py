@@ -104,6 +104,17 @@ class SearchConfig(_Strict):
         default=True,
         description="the agent's threshold search alternates TPE with a Gaussian-process surrogate's picks",
     )
+    multi_fidelity: bool = Field(
+        default=False,
+        description="the agent screens with successive halving over a fidelity ladder (clip task): short probes "
+        "first, the best promoted (resumed from a checkpoint) to full length; its threshold search prunes with "
+        "Optuna's SuccessiveHalvingPruner. The probe budget then counts full-probe equivalents",
+    )
+    fidelity_rungs: list[float] = Field(
+        default_factory=lambda: [0.25, 0.5, 1.0],
+        description="rungs of the fidelity ladder as shares of the probe's steps (the last is the full probe)",
+    )
+    fidelity_eta: int = Field(default=2, ge=2, le=8, description="each rung promotes the best 1/eta to the next")
     warm_start: str = Field(
         default="auto",
         description="start from an earlier run's findings: auto (same or look-alike pool), off, or a run id",
@@ -122,6 +133,13 @@ class SearchConfig(_Strict):
     @classmethod
     def _known_task(cls, v: str) -> str:
         return check_task(v)
+
+    @field_validator("fidelity_rungs")
+    @classmethod
+    def _rungs(cls, v: list[float]) -> list[float]:
+        if not v or any(not 0 < f <= 1 for f in v):
+            raise ValueError(f"fidelity_rungs must be shares in (0, 1], not {v}")
+        return sorted(set(v) | {1.0})
 
     @field_validator("warm_start")
     @classmethod

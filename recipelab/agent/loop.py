@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from recipelab.agent.endgame import EndGame, Outcome
+from recipelab.agent.fidelity import Ladder, successive_halving
 from recipelab.agent.optuna_search import OptunaDriver, study_name
 from recipelab.agent.plan import Plan, Proposal
 from recipelab.agent.planners import Planner, make_planner
@@ -139,8 +140,23 @@ class SearchLoop:
             return self.cfg.probe.train_size
         return max(64, len(self.env.pool) // 3)
 
+    @property
+    def ladder(self) -> Ladder | None:
+        """The fidelity ladder when this run screens with successive halving: the agent strategy only
+        (baselines run as their authors describe them) and the clip task (whose probes checkpoint)."""
+        if not self.cfg.multi_fidelity or self.cfg.strategy != "agent" or self.cfg.task != "clip":
+            return None
+        from recipelab.trainers.base import DEFAULT_PROBE
+
+        steps = int(self.cfg.probe.steps or DEFAULT_PROBE["steps"])
+        return Ladder.of(steps, self.cfg.fidelity_rungs, self.cfg.fidelity_eta)
+
     def base_spec(self) -> dict[str, Any]:
-        return {"task": self.cfg.task, "train_size": self.train_size, **self.cfg.probe.spec_overrides()}
+        spec = {"task": self.cfg.task, "train_size": self.train_size, **self.cfg.probe.spec_overrides()}
+        ladder = self.ladder
+        if ladder is not None and ladder.eval_steps():
+            spec["eval_steps"] = ladder.eval_steps()  # full probes record their curve at the lower rungs
+        return spec
 
     def prepare(self, ops: Sequence[str] | None = None) -> None:
         """Compute the candidate ops' stats (``ops`` or the configured candidates), then build the
@@ -155,7 +171,15 @@ class SearchLoop:
             quiet=self.quiet,
         )
         self.recorder = ProbeRecorder(
-            self.mem, self.run_id, self.env, self.space, self.executor, self.base_spec(), self.cfg.seed, self._update
+            self.mem,
+            self.run_id,
+            self.env,
+            self.space,
+            self.executor,
+            self.base_spec(),
+            self.cfg.seed,
+            self._update,
+            checkpoint_dir=self.ws.cache_dir / "checkpoints",
         )
         self.planner = make_planner(self.cfg, self.mem, self.run_id, self.train_size)
         self._log_leaks()
@@ -167,11 +191,13 @@ class SearchLoop:
                 f"prepared in {time.perf_counter() - t0:.1f}s: pool {len(self.env.pool)} samples "
                 f"({len(self.env.pool.rejects)} rejected), eval {len(self.env.splits['eval'])}, "
                 f"{len(self.space.entries)} candidate ops, train size {self.train_size}, planner {self.planner.name}"
+                + (f"; {self.ladder.describe()}" if self.ladder else "")
             ),
             {
                 "pool_fingerprint": self.env.pool.fingerprint,
                 "ops": list(self.space.entries),
                 "stats_signature": signature,
+                "fidelity_ladder": list(self.ladder.rungs) if self.ladder else None,
             },
         )
         self._warm_start(signature)
@@ -226,6 +252,9 @@ class SearchLoop:
     def state(self) -> SearchState:
         st = load_state(self.mem, self.run_id)
         st.warm = self.warm
+        ladder = self.ladder
+        if ladder is not None:
+            st.unit_cost = ladder.unit_cost()
         return st
 
     def budget_left(self, state: SearchState) -> str | None:
@@ -248,8 +277,19 @@ class SearchLoop:
         """Run a plan's proposals within the remaining budget; returns how many new probes it added."""
         assert self.recorder is not None
         step = state.step + 1
-        before = state.used
-        for prop in plan.proposals:
+        before = state.compute_used
+        proposals = list(plan.proposals)
+        ladder = self.ladder
+        if ladder is not None:
+            # Screens (one seed each) go up the fidelity ladder together: one successive-halving cohort.
+            cohort = [p for p in proposals if p.kind == "recipe" and p.purpose.startswith("screen:") and p.seeds == 1]
+            if len(cohort) >= 2:
+                proposals = [p for p in proposals if p not in cohort]
+                self.hypothesis = f"{len(cohort)} screens by successive halving ({ladder.describe()})"
+                self._update()
+                items = [(p.ops, p.first_seed, p.purpose) for p in cohort]
+                successive_halving(self.recorder, items, step, ladder, lambda: self.state().remaining_compute)
+        for prop in proposals:
             left = self.state().remaining
             if left <= 0:
                 break
@@ -260,7 +300,7 @@ class SearchLoop:
                 self.recorder.submit(items[:left], step)
             else:
                 self.run_search(prop, step)
-        return self.state().used - before
+        return self.state().compute_used - before
 
     def run_search(self, prop: Proposal, step: int) -> int:
         assert self.recorder is not None
@@ -274,10 +314,11 @@ class SearchLoop:
             self.ws.optuna_storage,
             study_name(self.run_id, prop),
             seed=self.cfg.seed,
-            remaining=lambda: self.state().remaining,
+            remaining=lambda: self.state().remaining_compute,
             between_batches=between_batches,
             batch=self.cfg.workers,
             surrogate=self._surrogate(),
+            ladder=self.ladder,
         )
         return driver.run(prop, step)
 
@@ -346,7 +387,7 @@ class SearchLoop:
                 )
                 if plan.converged or not plan.proposals:
                     return "planner converged" if plan.converged else "planner proposed nothing"
-                if self.execute(plan, state) == 0:
+                if self.execute(plan, state) <= 1e-9:
                     idle += 1
                     if idle >= 2:  # the planner keeps proposing what is already measured
                         return "the planner proposed only probes that are already done"

@@ -17,6 +17,7 @@ import optuna
 from recipelab.agent.plan import OpChoice, ParamValue, Proposal, SearchDim
 
 if TYPE_CHECKING:
+    from recipelab.agent.fidelity import Ladder
     from recipelab.agent.recorder import ProbeRecorder
     from recipelab.agent.surrogate import Prediction, Surrogate
 
@@ -39,10 +40,17 @@ def param_name(dim: SearchDim) -> str:
     return f"{dim.op}.{dim.param}"
 
 
-def open_study(storage: str, name: str, seed: int) -> optuna.Study:
+def open_study(storage: str, name: str, seed: int, ladder: Ladder | None = None) -> optuna.Study:
+    """The study of one search; with a fidelity ladder its pruner is Optuna's successive halving on the
+    ladder's rungs (intermediate values are reported at each rung, in training steps)."""
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4)
+    pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
+    if ladder is not None and len(ladder.rungs) > 1:
+        pruner = optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=ladder.rungs[0], reduction_factor=ladder.eta, min_early_stopping_rate=0
+        )
     return optuna.create_study(
-        storage=storage, study_name=name, direction="maximize", sampler=sampler, load_if_exists=True
+        storage=storage, study_name=name, direction="maximize", sampler=sampler, pruner=pruner, load_if_exists=True
     )
 
 
@@ -129,7 +137,8 @@ class OptunaDriver:
 
     Counts new probes, not trials: TPE may suggest quantiles that give a recipe already measured (ties
     in integer stats); such a trial is told the known result for free and another is asked.
-    remaining: probes left in the run's budget (re-read from the memory each time);
+    remaining: budget left in full probes (re-read from the memory each time; fractions count where the
+        fidelity ladder runs segments);
     between_batches: applies pending directives and returns the ops the user has banned meanwhile.
     """
 
@@ -139,10 +148,11 @@ class OptunaDriver:
         storage: str,
         study_name: str,
         seed: int,
-        remaining: Callable[[], int],
+        remaining: Callable[[], float],
         between_batches: Callable[[], set[str]],
         batch: int = 1,
         surrogate: Surrogate | None = None,
+        ladder: Ladder | None = None,
     ) -> None:
         self.rec = recorder
         self.storage = storage
@@ -152,21 +162,23 @@ class OptunaDriver:
         self.between_batches = between_batches
         self.batch = max(1, batch)
         self.surrogate = surrogate
+        self.ladder = ladder if ladder is not None and len(ladder.rungs) > 1 else None
         self.rng = np.random.default_rng(seed)
 
-    def run(self, prop: Proposal, step: int) -> int:
-        """Returns how many new probes the search spent."""
-        study = open_study(self.storage, self.study_name, seed=self.seed)
+    def run(self, prop: Proposal, step: int) -> float:
+        """Returns how much budget (in full probes) the search spent."""
+        study = open_study(self.storage, self.study_name, seed=self.seed, ladder=self.ladder)
         enqueue_start(study, prop)
-        spent = 0
+        spent = 0.0
         # Reconcile trials left running by a crash: tell finished ones, re-run the others.
         for ft in running_trials(study):
             ids = self.rec.submit([(choices_from_params(ft.params, prop), 0, f"search:{ft.number}")], step)
             self._tell(study, ft.number, ids[0] if ids else None)
             spent += 1
         asked = 0
-        while spent < prop.n_trials and self.remaining() > 0 and asked < 4 * prop.n_trials + 8:
-            k = min(self.batch, prop.n_trials - spent, self.remaining())
+        first = (self.ladder.rungs[0] / self.ladder.steps) if self.ladder else 1.0
+        while spent < prop.n_trials - 1e-9 and self.remaining() >= first - 1e-9 and asked < 4 * prop.n_trials + 8:
+            k = min(self.batch, math.ceil(prop.n_trials - spent - 1e-9), math.floor(self.remaining() / first + 1e-9))
             fitted = self._fit_surrogate()
             trials, pickers = [], []
             for _ in range(k):
@@ -176,9 +188,12 @@ class OptunaDriver:
             before = self.remaining()
             items = [(suggest_choices(t, prop), 0, f"search:{t.number}") for t in trials]
             preds = self.surrogate.predict([c for c, _, _ in items]) if fitted and self.surrogate else []
-            ids = self.rec.submit(items, step)
-            for t, eid in zip(trials, ids, strict=False):
-                self._tell(study, t.number, eid)
+            if self.ladder is not None:
+                ids = self._climb(study, trials, items, step)
+            else:
+                ids = self.rec.submit(items, step)
+                for t, eid in zip(trials, ids, strict=False):
+                    self._tell(study, t.number, eid)
             for (_, _, purpose), eid, pred, who in zip(items, ids, preds, pickers, strict=False):
                 self._log_prediction(purpose, eid, pred, who)
             spent += before - self.remaining()
@@ -189,6 +204,57 @@ class OptunaDriver:
                 )
                 break
         return spent
+
+    def _climb(self, study: optuna.Study, trials: list[optuna.Trial], items: list, step: int) -> list[int | None]:
+        """Trials up the fidelity ladder: each rung's value is reported to its trial, the pruner (successive
+        halving over every trial of the study at that rung) stops the weak ones, the rest resume from their
+        checkpoint. Returns each trial's last experiment id; a pruned trial is told PRUNED, and is logged."""
+        assert self.ladder is not None
+        live = list(range(len(trials)))
+        last: dict[int, int | None] = {}
+        prev = 0
+        for rung in self.ladder.rungs:
+            full = rung == self.ladder.steps
+            need = len(live) * (rung - prev) / self.ladder.steps
+            if prev and self.remaining() < need - 1e-9:
+                for i in live:  # never over the budget: the rest of the climb is cut, not compared across rungs
+                    study.tell(trials[i].number, state=optuna.trial.TrialState.PRUNED)
+                self.rec.mem.log_event(
+                    self.rec.run_id, "decision", f"search trials stopped at rung {prev}: the budget is spent"
+                )
+                live = []
+                break
+            prev = rung
+            ids = self.rec.submit([items[i] for i in live], step, stop_step=None if full else rung)
+            for i, eid in zip(live, ids, strict=True):
+                last[i] = eid
+            if full:
+                break
+            keep = []
+            for i in live:
+                eid = last[i]
+                v = self.rec.value(eid)
+                if v is None or not math.isfinite(v):
+                    self._tell(study, trials[i].number, None)
+                    continue
+                trials[i].report(float(v), rung)
+                if trials[i].should_prune():
+                    study.tell(trials[i].number, state=optuna.trial.TrialState.PRUNED)
+                    self.rec.mem.log_event(
+                        self.rec.run_id,
+                        "decision",
+                        f"{items[i][2]} pruned at rung {rung}/{self.ladder.steps} steps ({v:.4f}): below the best "
+                        f"1/{self.ladder.eta} of the search's trials at that rung",
+                        {"fidelity": {"rung": rung, "pruned": {"purpose": items[i][2], "value": v, "experiment": eid}}},
+                    )
+                else:
+                    keep.append(i)
+            live = keep
+            if not live:
+                break
+        for i in live:
+            self._tell(study, trials[i].number, last[i])
+        return [last.get(i) for i in range(len(trials))]
 
     # ------------------------------------------------------------------ surrogate
     def _fit_surrogate(self) -> bool:

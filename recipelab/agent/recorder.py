@@ -9,6 +9,7 @@ keeps too few samples is recorded as failed without training.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from recipelab.agent.plan import OpChoice
@@ -16,7 +17,7 @@ from recipelab.agent.space import PoolSpace
 from recipelab.executors import Executor, ProbeEnv, ProbeJob
 from recipelab.memory import Memory, experiment_fingerprint
 from recipelab.recipes import RecipeError
-from recipelab.trainers.base import ProbeSpec
+from recipelab.trainers.base import ProbeSpec, spec_fingerprint_config
 from recipelab.trainers.registry import model_fingerprint_config
 
 #: (choices, seed index, purpose) of one probe to run.
@@ -28,7 +29,9 @@ class ProbeRecorder:
 
     base_spec: the run's `ProbeSpec` fields shared by every probe (task, train size, probe overrides);
     seed_base: probe seed = ``seed_base * 1000 + seed index`` (seed indices pair probes across recipes);
-    on_result: called after each finished or failed probe (the live view).
+    on_result: called after each finished or failed probe (the live view);
+    checkpoint_dir: where multi-fidelity segments keep their state between rungs (default: the probe
+        environment's cache folder).
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class ProbeRecorder:
         base_spec: dict[str, Any],
         seed_base: int = 0,
         on_result: Callable[[], None] | None = None,
+        checkpoint_dir: Path | None = None,
     ) -> None:
         self.mem = memory
         self.run_id = run_id
@@ -50,6 +54,7 @@ class ProbeRecorder:
         self.base_spec = dict(base_spec)
         self.seed_base = seed_base
         self.on_result = on_result
+        self.checkpoint_dir = checkpoint_dir
         self._model_cfg = model_fingerprint_config(self.base_spec.get("task", "clip"))
 
     @property
@@ -68,13 +73,30 @@ class ProbeRecorder:
         key_cfg = {**trainer_cfg, "model_defaults": self._model_cfg} if self._model_cfg else trainer_cfg
         return experiment_fingerprint(data_fp, recipe_fp, key_cfg, seed, self.train_size)
 
-    def submit(self, items: Sequence[ProbeItem], step: int, split: str = "eval") -> list[int | None]:
-        """Record and run probes; returns experiment ids (done or failed; None for an invalid proposal)."""
+    @property
+    def steps(self) -> int:
+        from recipelab.trainers.base import DEFAULT_PROBE
+
+        return int(self.base_spec.get("steps") or DEFAULT_PROBE["steps"])
+
+    def checkpoint_path(self, full_fp: str, step: int) -> Path:
+        """Where a probe's state at ``step`` is kept between its segments (keyed by the full probe)."""
+        root = self.checkpoint_dir or Path(self.env.config.cache_dir) / "checkpoints"
+        return root / full_fp[:32] / f"{step}.pt"
+
+    def submit(
+        self, items: Sequence[ProbeItem], step: int, split: str = "eval", stop_step: int | None = None
+    ) -> list[int | None]:
+        """Record and run probes; returns experiment ids (done or failed; None for an invalid proposal).
+
+        ``stop_step``: run them as low-fidelity segments that stop there (a rung of the fidelity ladder),
+        keeping a checkpoint; a later submit of the same probe with a later stop (or none) resumes from the
+        latest checkpoint, so promoting a segment costs only the steps it adds."""
         jobs: list[ProbeJob] = []
         ids: list[int | None] = []
         run_exps = {e["fingerprint"]: e for e in self.mem.experiments(self.run_id)}
         for choices, seed_index, purpose in items:
-            eid, job = self._record(choices, seed_index, purpose, step, split, run_exps)
+            eid, job = self._record(choices, seed_index, purpose, step, split, run_exps, stop_step)
             ids.append(eid)
             if job is not None:
                 jobs.append(job)
@@ -90,6 +112,7 @@ class ProbeRecorder:
         step: int,
         split: str,
         run_exps: dict[str, dict[str, Any]],
+        stop_step: int | None = None,
     ) -> tuple[int | None, ProbeJob | None]:
         try:
             recipe = self.space.to_recipe(choices)
@@ -99,10 +122,26 @@ class ProbeRecorder:
         applied = self.space.apply(recipe)
         kept_ids = [self.env.pool.samples[i].id for i in applied.kept_indices]
         seed = self.seed_of(seed_index)
-        spec = ProbeSpec(**self.base_spec, seed=seed, train_ids=kept_ids)
-        trainer_cfg = spec.model_dump(mode="json", exclude={"train_ids", "seed"})
-        trainer_cfg["split"] = split
-        fp = self.fingerprint(recipe.fingerprint(), trainer_cfg, seed, split)
+        full = ProbeSpec(**self.base_spec, seed=seed, train_ids=kept_ids)
+        full_cfg = {**spec_fingerprint_config(full), "split": split}
+        full_fp = self.fingerprint(recipe.fingerprint(), full_cfg, seed, split)
+        spec = full
+        if stop_step is not None and stop_step < full.steps:
+            spec = full.model_copy(update={"stop_step": stop_step})
+        trainer_cfg = {**spec_fingerprint_config(spec), "split": split}
+        fp = full_fp if spec is full else self.fingerprint(recipe.fingerprint(), trainer_cfg, seed, split)
+        segmented = spec.stop_step is not None or bool(spec.eval_steps)
+        resume_step, curve_before = 0, []
+        if segmented:
+            resume_step, curve_before = self._resume_point(full_fp, spec.end_step)
+            spec = spec.model_copy(
+                update={
+                    "resume_from": str(self.checkpoint_path(full_fp, resume_step)) if resume_step else None,
+                    "save_checkpoint": str(self.checkpoint_path(full_fp, spec.end_step))
+                    if spec.end_step < spec.steps
+                    else None,
+                }
+            )
         existing = run_exps.get(fp)
         if existing is not None and existing["status"] in ("done", "failed", "pending"):
             return existing["id"], None  # measured already, or queued earlier in this batch
@@ -132,6 +171,11 @@ class ProbeRecorder:
                     "split": split,
                     "probe": trainer_cfg,
                     "removed": [{"op": a, "removed": b} for a, b in applied.removed],
+                    **(
+                        {"full_fp": full_fp, "resume_step": resume_step, "curve_before": curve_before}
+                        if segmented
+                        else {}
+                    ),
                 },
                 seed=seed,
                 train_size=min(self.train_size, applied.n_kept),
@@ -149,6 +193,29 @@ class ProbeRecorder:
         run_exps[fp] = {"id": eid, "status": "pending", "fingerprint": fp}
         return eid, ProbeJob(key=eid, spec=spec, split=split)
 
+    def _resume_point(self, full_fp: str, end: int) -> tuple[int, list[dict[str, Any]]]:
+        """The latest checkpoint of this probe before ``end`` (0: none, train from the start), and the
+        scores its earlier segments measured up to there (the resumed probe's curve starts after them)."""
+        step = 0
+        ck_dir = self.checkpoint_path(full_fp, 0).parent
+        if ck_dir.is_dir():
+            for f in ck_dir.glob("*.pt"):
+                if f.stem.isdigit() and step < int(f.stem) < end:
+                    step = int(f.stem)
+        points: dict[int, float] = {}
+        if step:
+            for e in self.mem.experiments(self.run_id, status="done"):
+                sp = e.get("spec") or {}
+                if sp.get("full_fp") != full_fp:
+                    continue
+                res = e.get("result") or {}
+                if res.get("end_step") and res["end_step"] <= step and e.get("primary_value") is not None:
+                    points[int(res["end_step"])] = float(e["primary_value"])
+                for p in sp.get("curve_before") or []:
+                    if int(p["step"]) <= step:
+                        points.setdefault(int(p["step"]), float(p["value"]))
+        return step, [{"step": k, "value": v} for k, v in sorted(points.items())]
+
     def _run(self, jobs: list[ProbeJob]) -> None:
         for j in jobs:
             self.mem.start_experiment(j.key)
@@ -162,6 +229,15 @@ class ProbeRecorder:
                     wall_time_s=r.wall_time_s, train_size=r.train_size,
                 )  # fmt: skip
                 flag = " (undersized)" if r.undersized else ""
+                if r.end_step and r.end_step < r.steps:
+                    flag += f" [fidelity {r.end_step}/{r.steps} steps" + (
+                        f", resumed at {r.start_step}]" if r.start_step else "]"
+                    )
+                elif r.start_step:
+                    flag += f" [resumed at step {r.start_step}]"
+                    if out.job.spec.resume_from:  # the whole probe is done: its segments' states are spent
+                        for f in Path(out.job.spec.resume_from).parent.glob("*.pt"):
+                            f.unlink(missing_ok=True)
                 self.mem.log_event(
                     self.run_id,
                     "probe",

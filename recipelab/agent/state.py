@@ -45,6 +45,15 @@ class Trial:
     kept: int = 0
     step: int = 0
     recipe: dict[str, Any] = field(default_factory=dict)  # Data-Juicer dict
+    #: Share of the full probe's schedule this probe trained to (1.0: a full-length probe; less: a
+    #: multi-fidelity segment, kept apart in ``SearchState.segments``).
+    fidelity: float = 1.0
+    #: Budget it spent, in full probes: the steps it trained itself (a segment resumed from a checkpoint
+    #: costs only the steps it added) over the full schedule.
+    cost: float = 1.0
+    #: Intermediate scores of the primary metric by step (full probes run with the fidelity ladder).
+    curve: dict[int, float] = field(default_factory=dict)
+    end_step: int = 0
 
     @property
     def done(self) -> bool:
@@ -64,15 +73,33 @@ class SearchState:
     step: int = 0
     primary: str = "mean_recall"
     warm: WarmStart | None = None  # an earlier run's findings, as hints (set by the loop)
+    #: Low-fidelity segments (probes stopped at a rung of the fidelity ladder). Never compared with full
+    #: probes: every analysis reads ``trials``; only the halving scheduler and the budget read these.
+    segments: list[Trial] = field(default_factory=list)
+    #: Expected budget of one screen (1.0; less when screens go up a fidelity ladder): set by the loop.
+    unit_cost: float = 1.0
 
     @property
-    def used(self) -> int:
-        """Probes spent from the budget (``trials`` holds search probes only: see ``load_state``)."""
-        return len(self.trials)
+    def compute_used(self) -> float:
+        """Budget spent, in full probes (a segment counts the share of the schedule it trained)."""
+        return float(sum(t.cost for t in self.trials) + sum(t.cost for t in self.segments))
+
+    @property
+    def used(self) -> int | float:
+        """Probes spent from the budget (``trials`` holds search probes only: see ``load_state``); a whole
+        number unless low-fidelity segments spent part of a probe."""
+        c = round(self.compute_used, 4)
+        return int(c) if c == int(c) else c
 
     @property
     def remaining(self) -> int:
-        return max(0, self.budget_probes - self.used)
+        """Whole probes left in the budget."""
+        return max(0, math.floor(self.budget_probes - self.compute_used + 1e-9))
+
+    @property
+    def remaining_compute(self) -> float:
+        """Budget left in full probes, fractions included (what a low-fidelity segment can still spend)."""
+        return max(0.0, self.budget_probes - self.compute_used)
 
     def done_trials(self) -> list[Trial]:
         return [t for t in self.trials if t.done]
@@ -123,9 +150,36 @@ def _finite(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def fidelity_of(e: dict[str, Any]) -> tuple[float, float, int]:
+    """(fidelity, cost, end step) of an experiment row, from its probe spec (and, once done, its result)."""
+    spec = e.get("spec") or {}
+    probe = spec.get("probe") or {}
+    steps = int(probe.get("steps") or 0)
+    if steps <= 0:
+        return 1.0, 1.0, 0
+    stop = min(int(probe.get("stop_step") or steps), steps)
+    start = int(spec.get("resume_step") or 0)
+    result = e.get("result") or {}
+    if result.get("end_step"):
+        start, stop = int(result.get("start_step") or 0), int(result["end_step"])
+    return stop / steps, max(0.0, (stop - start) / steps), stop
+
+
 def trial_of(e: dict[str, Any]) -> Trial:
     """An experiment row of the memory as the planner sees it."""
     spec = e.get("spec") or {}
+    fidelity, cost, end = fidelity_of(e)
+    curve: dict[int, float] = {}
+    result = e.get("result") or {}
+    primary = result.get("primary_metric")
+    for point in result.get("curve") or []:
+        v = _finite((point.get("metrics") or {}).get(primary)) if isinstance(point, dict) else None
+        if v is not None:
+            curve[int(point["step"])] = v
+    for point in spec.get("curve_before") or []:  # points of the segments this probe resumed from
+        v = _finite(point.get("value"))
+        if v is not None:
+            curve.setdefault(int(point["step"]), v)
     choices = []
     for c in spec.get("choices") or []:
         try:
@@ -143,11 +197,20 @@ def trial_of(e: dict[str, Any]) -> Trial:
         kept=e.get("kept_size") or 0,
         step=e.get("step") or 0,
         recipe=e.get("recipe") or {},
+        fidelity=fidelity,
+        cost=cost,
+        curve=curve,
+        end_step=end,
     )
 
 
 def search_trials(experiments: Iterable[dict[str, Any]]) -> list[Trial]:
-    """The search's trials (test-split scoring left out) from experiment rows."""
+    """The search's full-length trials (test-split scoring and low-fidelity segments left out)."""
+    return [t for t in search_probes(experiments) if t.fidelity >= 1.0]
+
+
+def search_probes(experiments: Iterable[dict[str, Any]]) -> list[Trial]:
+    """Every probe of the search, low-fidelity segments included."""
     return [trial_of(e) for e in experiments if is_search_experiment(e)]
 
 
@@ -169,7 +232,8 @@ def load_state(memory: Memory, run_id: str, experiments: Iterable[dict[str, Any]
     """
     run = memory.get_run(run_id) or {}
     exps = memory.experiments(run_id) if experiments is None else experiments
-    trials = search_trials(exps)
+    probes = search_probes(exps)
+    trials = [t for t in probes if t.fidelity >= 1.0]
     budget = (run.get("budget") or {}).get("probes")
     if budget is None:
         budget = (run.get("config") or {}).get("budget_probes", len(trials))
@@ -178,5 +242,6 @@ def load_state(memory: Memory, run_id: str, experiments: Iterable[dict[str, Any]
         budget_probes=int(budget),
         trials=trials,
         steering=fold(memory.directives(run_id), queued_ids_probed(trials)),
-        step=max((t.step for t in trials), default=0),
+        step=max((t.step for t in probes), default=0),
+        segments=[t for t in probes if t.fidelity < 1.0],
     )

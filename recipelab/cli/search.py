@@ -98,6 +98,15 @@ def search(
             help="The agent's threshold search alternates TPE with a Gaussian-process surrogate's picks (default on).",
         ),
     ] = None,
+    multi_fidelity: Annotated[
+        bool | None,
+        typer.Option(
+            "--multi-fidelity/--single-fidelity",
+            help="The agent screens with successive halving (probes stopped at 1/4 and 1/2 of their steps, the best "
+            "resumed to full length) and prunes its threshold search; the budget counts full-probe equivalents "
+            "(clip task; default single).",
+        ),
+    ] = None,
     transfer_check: Annotated[
         bool,
         typer.Option(
@@ -158,6 +167,7 @@ def search(
             "optuna_storage": optuna_storage,
             "warm_start": warm_start,
             "surrogate": surrogate,
+            "multi_fidelity": multi_fidelity,
             "transfer_check": transfer_check or None,
             "llm.base_url": llm_base_url,
             "llm.model": llm_model,

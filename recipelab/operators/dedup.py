@@ -293,9 +293,7 @@ class ImageDeduplicator(Deduplicator):
             return labels_from_keys(keys)
         flat = [where[path] for paths in per_sample for path in paths]
         counts = np.fromiter(map(len, per_sample), dtype=np.int64, count=n)
-        text_keys = (
-            np.array([int(m[:16], 16) for m in text_md5], dtype=np.uint64) if text_md5 is not None else None
-        )
+        text_keys = np.array([int(m[:16], 16) for m in text_md5], dtype=np.uint64) if text_md5 is not None else None
         flat_idx = np.asarray(flat, dtype=np.int64)
         return image_hash_labels(hashes[flat_idx], ok[flat_idx], counts, text_keys, p.hash_distance)
 

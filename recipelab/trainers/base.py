@@ -71,6 +71,47 @@ class ProbeSpec(BaseModel):
     )
     min_train_size: int = Field(default=DEFAULT_PROBE["min_train_size"], ge=1)
     primary_metric: str = "mean_recall"
+    eval_steps: list[int] = Field(
+        default_factory=list,
+        description="Steps at which the probe also scores its model on the split (its learning curve); "
+        "evaluating changes nothing in training.",
+    )
+    stop_step: int | None = Field(
+        default=None,
+        ge=1,
+        description="Train only up to this step of the `steps`-long schedule (a low-fidelity probe: the "
+        "learning rate follows the full schedule, so resuming it later gives the full probe bit for bit).",
+    )
+    resume_from: str | None = Field(
+        default=None, description="A checkpoint written by an earlier segment of this probe (save_checkpoint)."
+    )
+    save_checkpoint: str | None = Field(
+        default=None, description="Write the model, optimizer and schedule here at the stop, to resume later."
+    )
+
+    @property
+    def end_step(self) -> int:
+        """The step this probe stops at (``steps`` unless it is a low-fidelity segment)."""
+        return min(self.stop_step or self.steps, self.steps)
+
+
+#: Spec fields that say where a probe's checkpoints live, not what it computes: never part of a fingerprint.
+CHECKPOINT_FIELDS = ("resume_from", "save_checkpoint")
+#: Multi-fidelity fields that are left out of a fingerprint while at their defaults, so single-fidelity
+#: probes keep the fingerprints (and cache hits) they had before these fields existed.
+FIDELITY_FIELDS = ("eval_steps", "stop_step")
+
+
+def spec_fingerprint_config(spec: ProbeSpec) -> dict[str, Any]:
+    """The spec as it enters a probe's fingerprint: training ids and seed are keyed apart; checkpoint
+    paths and unset fidelity fields are left out."""
+    cfg = spec.model_dump(mode="json", exclude={"train_ids", "seed", *CHECKPOINT_FIELDS})
+    for k in FIDELITY_FIELDS:
+        if not cfg.get(k):
+            cfg.pop(k, None)
+    if cfg.get("stop_step") is not None and cfg["stop_step"] >= spec.steps:
+        cfg.pop("stop_step")
+    return cfg
 
 
 class ProbeResult(BaseModel):
@@ -92,6 +133,11 @@ class ProbeResult(BaseModel):
     seed: int = 0
     steps: int = 0
     batch_size: int = 0
+    #: Intermediate scores of this segment: ``[{"step": s, "metrics": {...}}]`` (spec.eval_steps before the stop).
+    curve: list[dict[str, Any]] = Field(default_factory=list)
+    #: First and last step this segment trained (0 and ``steps`` for a whole probe).
+    start_step: int = 0
+    end_step: int = 0
 
     @property
     def primary(self) -> float:

@@ -251,6 +251,8 @@ class CaptionTrainer(ClipTrainer):
         t0 = time.perf_counter()
         if spec.task != self.task:
             raise ProbeError(f"CaptionTrainer runs task 'caption', not {spec.task!r}")
+        if spec.stop_step or spec.resume_from or spec.eval_steps:
+            raise ProbeError("multi-fidelity probes (stop_step, resume_from, eval_steps) are built for 'clip' only")
         spec = resolve_spec(spec)
         with self._runtime(spec.seed):
             fitted, info = self._fit_caption(spec, train)

@@ -316,11 +316,18 @@ class ClipTrainer:
         t0 = time.perf_counter()
         if spec.task != self.task:
             raise ProbeError(f"ClipTrainer runs task 'clip', not {spec.task!r}")
+        curve: list[dict[str, Any]] = []
+
+        def score_at(fitted: FittedClip, step: int) -> None:
+            metrics, _, _ = self.evaluate(fitted, eval)
+            curve.append({"step": step, "metrics": metrics})
+
         with self._runtime(spec.seed):
-            fitted, info = self._fit(spec, train)
+            fitted, info = self._fit(spec, train, score_at=score_at if spec.eval_steps else None)
             t_eval = time.perf_counter()
             metrics, eval_size, eval_skipped = self.evaluate(fitted, eval)
             eval_time = time.perf_counter() - t_eval
+        info["curve"] = curve
         return self._probe_result(spec, info, metrics, eval_size, eval_skipped, t0, eval_time)
 
     def _probe_result(
@@ -348,11 +355,16 @@ class ClipTrainer:
             device=str(self.device),
             versions=library_versions(),
             skipped_images=info["skipped_images"] + eval_skipped,
-            samples_per_s=spec.steps * spec.batch_size / max(info["train_time_s"], 1e-9),
+            samples_per_s=(info.get("end_step", spec.steps) - info.get("start_step", 0))
+            * spec.batch_size
+            / max(info["train_time_s"], 1e-9),
             eval_size=eval_size,
             seed=spec.seed,
             steps=spec.steps,
             batch_size=spec.batch_size,
+            curve=info.get("curve", []),
+            start_step=info.get("start_step", 0),
+            end_step=info.get("end_step", spec.steps),
         )
 
     def fit(self, spec: ProbeSpec, train: Sequence[Sample]) -> FittedClip:
@@ -384,7 +396,14 @@ class ClipTrainer:
                 torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
             torch.set_num_threads(prev_threads)
 
-    def _fit(self, spec: ProbeSpec, train: Sequence[Sample]) -> tuple[FittedClip, dict[str, Any]]:
+    def _fit(
+        self,
+        spec: ProbeSpec,
+        train: Sequence[Sample],
+        score_at: Callable[[FittedClip, int], None] | None = None,
+    ) -> tuple[FittedClip, dict[str, Any]]:
+        """Train steps ``[start, spec.end_step)`` of the ``spec.steps``-long schedule, where start is 0 or the
+        step of ``spec.resume_from``; ``score_at`` is called at each of ``spec.eval_steps`` before the stop."""
         model, tok, size, mean, std, max_len = self._load_model(spec)
         usable, pixels, requested, skipped = self.select_train(spec, train, size)
         fitted = FittedClip(model, tok, size, mean, std, self.device, max_len)
@@ -404,9 +423,17 @@ class ClipTrainer:
         opt, sched = optimizer_and_schedule(
             spec, list(model.named_parameters()), lambda name, p: p.ndim >= 2 and "embedding" not in name
         )
+        start, stop = 0, spec.end_step
+        if spec.resume_from:
+            start = load_checkpoint(spec.resume_from, model, opt, sched, spec)
+            if start > stop:
+                raise ProbeError(f"checkpoint {spec.resume_from} is at step {start}, past the stop at {stop}")
+        eval_at = {s for s in spec.eval_steps if start < s < stop}
         model.train()
         t_train = time.perf_counter()
-        for step in range(spec.steps):
+        scoring = 0.0
+        out = None
+        for step in range(start, stop):
             b = order_t[step * spec.batch_size : (step + 1) * spec.batch_size]
             input_ids, mask = _text_batch(ids_t[b], len_t[b], dev)
             x = fitted._pixels(px_t[b.to(px_t.device)])
@@ -418,12 +445,19 @@ class ClipTrainer:
             sched.step()
             with torch.no_grad():
                 model.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+            if score_at is not None and step + 1 in eval_at:
+                t_score = time.perf_counter()
+                score_at(fitted, step + 1)
+                model.train()
+                scoring += time.perf_counter() - t_score
         if str(dev).startswith("cuda"):
             torch.cuda.synchronize()
-        train_time = time.perf_counter() - t_train
-        final_loss = float(out.loss.item())
-        if not math.isfinite(final_loss):
+        train_time = time.perf_counter() - t_train - scoring
+        final_loss = float(out.loss.item()) if out is not None else float("nan")
+        if out is not None and not math.isfinite(final_loss):
             raise ProbeError(f"training diverged (final loss {final_loss})")
+        if spec.save_checkpoint:
+            save_checkpoint(spec.save_checkpoint, model, opt, sched, stop, spec)
         model.eval()
         info = {
             "train_size": n,
@@ -431,6 +465,8 @@ class ClipTrainer:
             "skipped_images": skipped,
             "train_time_s": train_time,
             "final_loss": final_loss,
+            "start_step": start,
+            "end_step": stop,
         }
         return fitted, info
 
@@ -480,6 +516,46 @@ class ClipTrainer:
         if out:
             out["zeroshot"] = float(np.mean(list(out.values())))
         return out
+
+
+def _checkpoint_key(spec: ProbeSpec) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed by ``spec``: the schedule and the model, not the stop."""
+    import hashlib
+
+    skip = ("stop_step", "eval_steps", "resume_from", "save_checkpoint", "train_ids")
+    key = {k: v for k, v in spec.model_dump(mode="json").items() if k not in skip}
+    key["train_ids"] = hashlib.sha256("\0".join(spec.train_ids).encode()).hexdigest()
+    return key
+
+
+def save_checkpoint(path: str, model: Any, opt: Any, sched: Any, step: int, spec: ProbeSpec) -> None:
+    """Model, optimizer and schedule at ``step``, written atomically (a killed probe leaves no half file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    state = {
+        "step": step,
+        "key": _checkpoint_key(spec),
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "sched": sched.state_dict(),
+    }
+    torch.save(state, tmp)
+    os.replace(tmp, target)
+
+
+def load_checkpoint(path: str, model: Any, opt: Any, sched: Any, spec: ProbeSpec) -> int:
+    """Restore a checkpoint into a freshly built model, optimizer and schedule; returns its step."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as e:
+        raise ProbeError(f"cannot read checkpoint {path}: {e}") from e
+    if state.get("key") != _checkpoint_key(spec):
+        raise ProbeError(f"checkpoint {path} was written by another probe (schedule, model or seed differ)")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    sched.load_state_dict(state["sched"])
+    return int(state["step"])
 
 
 def _image_norm(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:

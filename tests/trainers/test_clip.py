@@ -136,3 +136,33 @@ def test_tokenizer_required(glyphs):
 
 def test_tokenizer_type(tokenizer):
     assert isinstance(tokenizer, ProbeTokenizer)
+
+
+def test_curve_and_resumed_segments_equal_the_whole_probe(trainer, glyphs, tmp_path):
+    """A probe stopped at a rung and resumed from its checkpoint is the uninterrupted probe, bit for bit;
+    its curve point at the rung is the stopped segment's score (what successive halving ranks by)."""
+    _, train, evals = glyphs
+    whole = trainer.run(spec(steps=12, eval_steps=[3, 6]), train, evals)
+    assert [c["step"] for c in whole.curve] == [3, 6] and whole.start_step == 0 and whole.end_step == 12
+    ck1, ck2 = str(tmp_path / "a.pt"), str(tmp_path / "b.pt")
+    first = trainer.run(spec(steps=12, stop_step=3, save_checkpoint=ck1), train, evals)
+    assert first.end_step == 3 and first.metrics == whole.curve[0]["metrics"]
+    second = trainer.run(spec(steps=12, stop_step=6, resume_from=ck1, save_checkpoint=ck2), train, evals)
+    assert (second.start_step, second.end_step) == (3, 6) and second.metrics == whole.curve[1]["metrics"]
+    last = trainer.run(spec(steps=12, resume_from=ck2), train, evals)
+    assert last.metrics == whole.metrics
+    # a checkpoint of another probe (other seed) is refused with a clear error
+    with pytest.raises(ProbeError, match="another probe"):
+        trainer.run(spec(steps=12, seed=9, resume_from=ck2), train, evals)
+    with pytest.raises(ProbeError, match="cannot read checkpoint"):
+        trainer.run(spec(steps=12, resume_from=str(tmp_path / "missing.pt")), train, evals)
+
+
+def test_fingerprint_config_keeps_single_fidelity_keys():
+    from recipelab.trainers.base import spec_fingerprint_config
+
+    plain = spec_fingerprint_config(spec())
+    assert "eval_steps" not in plain and "stop_step" not in plain and "resume_from" not in plain
+    seg = spec_fingerprint_config(spec(stop_step=4, resume_from="/x", save_checkpoint="/y"))
+    assert seg["stop_step"] == 4 and "resume_from" not in seg and "save_checkpoint" not in seg
+    assert "stop_step" not in spec_fingerprint_config(spec(stop_step=8))  # a stop at the end is the whole probe

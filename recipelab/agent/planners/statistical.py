@@ -116,6 +116,9 @@ class Screened:
     label: str
     tails: list[Tail]
     effect: Effect | None
+    #: 1.0 for a full-length screen; less for one successive halving stopped at a lower rung (its effect is
+    #: against the baseline's score at that same step, with no interval: a hint, never a winner).
+    fidelity: float = 1.0
 
     @property
     def mean(self) -> float:
@@ -255,7 +258,7 @@ class StatisticalPlanner:
     # ------------------------------------------------------------------ what is known
     def view(self, state: SearchState, space: PoolSpace) -> View:
         v = View(state, space)
-        v.probed = {t.recipe_fp for t in state.trials}
+        v.probed = {t.recipe_fp for t in state.trials + state.segments}
         pooled = noise_sd(state)
         cands = {c.recipe_fp: c for c in candidates(state)}
         for t in state.with_purpose(SCREEN):
@@ -267,6 +270,7 @@ class StatisticalPlanner:
             v.screened[label] = Screened(
                 label, _tails_of(t.choices, space), effect_vs_baseline(state, c, pooled=pooled)
             )
+        self._stopped_screens(v)
         for t in state.with_purpose(WARM):  # re-measured warm-start recipes: screens of their tails
             c = cands.get(t.recipe_fp)
             if c is not None and t.purpose not in v.screened:
@@ -282,6 +286,34 @@ class StatisticalPlanner:
             )
         self._judge_evidence(v)
         return v
+
+    @staticmethod
+    def _stopped_screens(v: View) -> None:
+        """Screens that successive halving stopped below full length: tried, with their effect against the
+        baseline's curve at the same step and the same seed (equal fidelity), and no interval, so they are
+        neither clear winners nor clearly negative; a stopped screen that fell below the baseline is hurt."""
+        from recipelab.agent.analysis import baseline
+
+        base = baseline(v.state)
+        curve = {t.seed_index: t.curve for t in base.trials if t.done} if base else {}
+        best: dict[str, object] = {}
+        for t in v.state.segments:
+            if not t.purpose.startswith(SCREEN) or not t.done:
+                continue
+            label = t.purpose[len(SCREEN) :]
+            v.tried.add(label)
+            if label in v.screened:
+                continue
+            prev = best.get(label)
+            if prev is None or t.end_step > prev.end_step:  # type: ignore[attr-defined]
+                best[label] = t
+        for label, t in best.items():
+            ref = curve.get(t.seed_index, {}).get(t.end_step)  # type: ignore[attr-defined]
+            if ref is None:
+                continue
+            d = float(t.metric) - ref  # type: ignore[attr-defined]
+            eff = Effect(label, t.recipe_fp, d, -math.inf, math.inf, 1, True)  # type: ignore[attr-defined]
+            v.screened[label] = Screened(label, _tails_of(t.choices, v.space), eff, t.fidelity)  # type: ignore[attr-defined]
 
     def _evidence_units(self, v: View) -> list[Unit]:
         """Single tails that training-free evidence points at, most promising first (pinned ops first)."""
@@ -391,7 +423,13 @@ class StatisticalPlanner:
         every tail nothing has screened yet, and further evidence singles where the budget allows (none
         once the evidence is distrusted: its ops go to the groups, on both sides)."""
         A = self.screen_budget(v.state)
-        left = A - len(v.tried)
+        unit = v.state.unit_cost
+        if unit < 1.0:  # screens go up a fidelity ladder: count what they cost, not how many
+            spent = sum(t.cost for t in v.state.trials + v.state.segments if t.purpose.startswith(SCREEN))
+            A = math.floor(A / unit)
+            left = math.floor((self.screen_budget(v.state) - spent) / unit + 1e-9)
+        else:
+            left = A - len(v.tried)
         if left <= 0:
             return []
         singles = [u for u in v.evidence if u.label not in v.tried]
@@ -569,8 +607,9 @@ class StatisticalPlanner:
         spec = self.search_spec(v) if not todo or late else None
         if late and spec is not None and searched:
             return self._search_plan(v, spec, room, more=True)
+        fit = max(1, math.floor(room / state.unit_cost + 1e-9)) if room > 0 else 0
         if todo:
-            return self._screen_plan(v, todo[:room])
+            return self._screen_plan(v, todo[:fit])
         if spec is not None:
             return self._search_plan(v, spec, room, more=bool(searched))
         if not searched:
@@ -579,7 +618,7 @@ class StatisticalPlanner:
             if not extra:
                 extra = [u for u in self._groups(v, 2, exclude=set()) if u.label not in v.tried and self._new(u, v)]
             if extra:
-                return self._screen_plan(v, extra[:room])
+                return self._screen_plan(v, extra[:fit])
         return None
 
     @staticmethod
@@ -612,7 +651,7 @@ class StatisticalPlanner:
         ok = [s for s in units if not s.clearly_negative or any(t.op in pinned for t in s.tails)]
         if not ok:
             return None
-        ok.sort(key=lambda s: -s.mean)
+        ok.sort(key=lambda s: (s.fidelity < 1.0, -s.mean))  # full-length screens first: only they can win
         winner = ok[0]
         # Other points of the winner's own line search tune nothing new (same thresholds): not partners.
         own = {t.key for t in winner.tails}
