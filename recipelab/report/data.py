@@ -382,6 +382,37 @@ def reuse(memory: Memory, run_id: str, events: Sequence[dict[str, Any]]) -> Reus
     return Reuse(warm, msg, prediction_quality(memory, run_id))
 
 
+# ---------------------------------------------------------------------- fidelity ladder
+@dataclass
+class Fidelity:
+    """A multi-fidelity run's ladder: what successive halving and the pruner decided, rung by rung, and
+    each probe's score along its schedule (segments and full probes of one recipe and seed joined)."""
+
+    rungs: list[int]
+    decisions: list[dict[str, Any]]
+    #: purpose -> [(step, score)], one line per probe that went up the ladder (seed index 0).
+    curves: dict[str, list[tuple[int, float]]]
+    segments: int
+    compute_used: float
+
+
+def fidelity(state: SearchState, events: Sequence[dict[str, Any]]) -> Fidelity:
+    rungs: list[int] = []
+    decisions = []
+    for ev in events:
+        p = ev.get("payload") or {}
+        if p.get("fidelity_ladder"):
+            rungs = [int(r) for r in p["fidelity_ladder"]]
+        if p.get("fidelity"):
+            decisions.append({"message": ev.get("message"), **p["fidelity"]})
+    climbed = {t.purpose for t in state.segments if t.done}
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for t in sorted(state.segments + state.trials, key=lambda t: t.end_step):
+        if t.purpose in climbed and t.done and t.metric is not None and t.seed_index == 0:
+            curves.setdefault(t.purpose, []).append((t.end_step, t.metric))
+    return Fidelity(rungs, decisions, curves, len(state.segments), state.compute_used)
+
+
 # ---------------------------------------------------------------------- transfer check
 @dataclass
 class TransferPoint:

@@ -38,6 +38,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("timeline", "Decisions"),
     ("llm", "LLM use"),
     ("reuse", "Warm start and surrogate"),
+    ("fidelity", "Fidelity ladder"),
     ("transfer", "Transfer check"),
     ("optuna", "Optuna importances"),
     ("dashboard", "Optuna dashboard"),
@@ -485,6 +486,32 @@ def _reuse(c: _Ctx) -> str:
     return out
 
 
+def _fidelity(c: _Ctx) -> str:
+    f = rd.fidelity(c.state, c.events)
+    if not f.rungs:
+        return _note("single-fidelity run: every probe trained its full schedule (--multi-fidelity screens with "
+                     "successive halving)")  # fmt: skip
+    out = (
+        f"<p>Ladder {esc(' -> '.join(str(r) for r in f.rungs))} training steps; {esc(f.segments)} low-fidelity "
+        f"segment(s); budget used {esc(_num(f.compute_used, 2))} full-probe equivalents. Stopped probes are compared "
+        "only with probes of the same rung; the final choice uses full-length probes only.</p>"
+    )
+    if f.curves:
+        out += _img(plots.fidelity_plot(f.curves, f.rungs, c.metric), "scores along the fidelity ladder")
+    rows = []
+    for d in f.decisions:
+        promoted = ", ".join(f"{p['purpose']} ({_num(p['value'])})" for p in d.get("promoted") or [])
+        stopped = ", ".join(f"{p['purpose']} ({_num(p['value'])})" for p in d.get("stopped") or [])
+        if d.get("pruned"):
+            stopped = f"{d['pruned']['purpose']} ({_num(d['pruned']['value'])}), pruned by Optuna"
+        if d.get("stopped_for_budget"):
+            stopped = ", ".join(d["stopped_for_budget"]) + " (budget spent)"
+        rows.append([esc(d.get("rung")), esc(promoted or "-"), esc(stopped or "-")])
+    if rows:
+        out += _table(["rung (steps)", "promoted", "stopped"], rows, {0})
+    return out
+
+
 def _stat(s: dict[str, Any] | None) -> str:
     if not s or s.get("value") is None:
         return "n/a"
@@ -551,6 +578,7 @@ RENDERERS: dict[str, Callable[[_Ctx], str]] = {
     "timeline": _timeline,
     "llm": _llm,
     "reuse": _reuse,
+    "fidelity": _fidelity,
     "transfer": _transfer,
     "optuna": _optuna,
     "dashboard": _dashboard,

@@ -222,6 +222,27 @@ def surrogate_plot(pairs: Sequence[dict]) -> bytes:
     return to_png(fig)
 
 
+def fidelity_plot(curves: dict[str, list[tuple[int, float]]], rungs: Sequence[int], metric: str = "metric") -> bytes:
+    """Each probe's score along its schedule: lines that stop at a lower rung are the ones successive
+    halving (or the pruner) stopped there."""
+    fig = new_figure(6.5, 4.2)
+    ax = fig.subplots()
+    full = max(rungs) if rungs else None
+    for purpose, pts in curves.items():
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        done = full is not None and xs[-1] >= full
+        ax.plot(xs, ys, marker="o", lw=1.2, alpha=0.85 if done else 0.45,
+                color=ACCENT if done else NEUTRAL, label=purpose if done else None)  # fmt: skip
+    for r in rungs:
+        ax.axvline(r, color=NEUTRAL, lw=0.6, ls=":")
+    ax.set_xlabel("training step (rungs dotted)")
+    ax.set_ylabel(metric)
+    if any(ax.get_legend_handles_labels()[1]):
+        ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
+    return to_png(fig)
+
+
 def transfer_plot(t: Transfer, metric: str = "metric") -> bytes:
     """Probe-scale mean (90% CI) vs scale-up mean (seed sd), one point per recipe, labelled by rank; every
     pair joined by a line, green where the scale-up kept the probe-scale order, red dashed where it flipped."""

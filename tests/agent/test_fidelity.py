@@ -104,6 +104,15 @@ def test_multi_fidelity_search_matches_single_fidelity_with_half_the_steps(tmp_p
     trials = [t for n in studies for t in optuna.load_study(study_name=n, storage=multi.ws.optuna_storage).trials]
     assert any(t.intermediate_values for t in trials)
 
+    # the report shows the ladder, its decisions and the curves
+    from recipelab.report.html import render_report
+
+    html = render_report(multi.ws, multi.mem, multi.run_id)
+    section = html.split('id="fidelity"')[1].split("</section>")[0]
+    assert "50 -&gt; 100 -&gt; 200" in section and "could not be rendered" not in section
+    assert "<img" in section and "screen:" in section
+    assert "single-fidelity run" in render_report(single.ws, single.mem, single.run_id)
+
     # same answer for half the training steps
     assert multi_env.trained <= 0.5 * single_env.trained + 1e-9, (multi_env.trained, single_env.trained)
     best_single = single.mem.get_run(single.run_id)["summary"]["best"]
