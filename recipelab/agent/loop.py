@@ -200,6 +200,14 @@ class SearchLoop:
                 "fidelity_ladder": list(self.ladder.rungs) if self.ladder else None,
             },
         )
+        if self.ladder is not None and self.cfg.executor == "ray" and self.cfg.ray_address:
+            self.mem.log_event(
+                self.run_id,
+                "info",
+                f"multi-fidelity probes keep their checkpoints under {self.ws.cache_dir / 'checkpoints'}: every Ray "
+                "node must see that folder (a shared filesystem), or a promoted probe fails with 'cannot read "
+                "checkpoint'",
+            )
         self._warm_start(signature)
 
     def _warm_start(self, signature: dict[str, Any]) -> None:
