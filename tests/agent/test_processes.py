@@ -35,8 +35,17 @@ def cli(*args: str, ws: Path, **kw) -> subprocess.Popen:  # noqa: ANN003
     env = {**os.environ, "RECIPELAB_WORKSPACE": str(ws), "PYTHONUNBUFFERED": "1"}
     # stderr (progress lines) goes to a file so a full pipe can never block the child
     log = open(ws.parent / f"stderr-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
+    # A shell without job control starts background jobs with SIGINT ignored, and an ignored signal stays
+    # ignored across exec (Python then never raises KeyboardInterrupt): give the child the default back, as a
+    # user's terminal would.
     return subprocess.Popen(
-        [sys.executable, "-m", "recipelab", *args], env=env, stdout=subprocess.PIPE, stderr=log, text=True, **kw
+        [sys.executable, "-m", "recipelab", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+        **kw,
     )
 
 
