@@ -11,6 +11,11 @@ Compute is training steps summed over every probe the search ran (a segment resu
 counts only the steps it added; the end game's test scoring is left out, the same two probes for all).
 Quality is the loops' own test scoring of the final recipe, as gap closed against the oracle pool.
 
+Warm start, in the same invocation: ``warm B`` is the agent with seed s + 100 (every probe new) and
+``--warm-start <the single B run>``; its reach is the probes until its end-game choice (eval split, best
+lower bound so far) has an eval mean at least the cold run's final eval mean minus one pooled seed sd,
+as a share of the cold run's probes (target: at most 1/4).
+
 Calibration of the ladder (which fidelity still separates a strong op from the baseline): the no-filter
 pool and the oracle pool, probed over ``--cal-seeds`` seeds with their curve at every rung; per rung the
 gap in seed standard deviations. And, from the multi-fidelity runs, how often the first rung's order of
@@ -31,7 +36,9 @@ from typing import Any
 
 import numpy as np
 from search_quality import bench_dir, commit, oracle_scores, paired_interval, run_search, search_config
+from warm_start import probes_to_reach
 
+from recipelab.agent import analysis
 from recipelab.agent.fidelity import Ladder
 from recipelab.agent.state import load_state
 from recipelab.data.benchmark import oracle_ids
@@ -146,6 +153,27 @@ def main() -> None:
                 "rung1_order_kept": agree,
             }  # fmt: skip
             print(seed, name, json.dumps({k: v for k, v in row[name].items() if k != "recipe"}), flush=True)
+        cold = row[f"single {args.budget}"]
+        wcfg = search_config(bench, "agent", seed + 100, args.budget, args.test_seeds).model_copy(
+            update={"warm_start": cold["run"]}
+        )
+        warm = run_search(ws, mem, wcfg, sha)
+        wsum = warm.get("summary") or {}
+        wtest = wsum.get("test") or {}
+        orc = oracle_scores(ws, bench, wcfg, warm["id"], oracles)
+        o = float(np.mean(orc["test"]))
+        f, b = wtest["final"]["mean"], wtest["baseline"]["mean"]
+        cst = load_state(mem, cold["run"])
+        target = float(cold["eval_final"]) - float(analysis.noise_sd(cst))
+        reach = probes_to_reach(load_state(mem, warm["id"]), target)
+        row[f"warm {args.budget}"] = {
+            "run": warm["id"],
+            "reach_1sd": reach,
+            "reach_ratio": reach / len(cst.trials) if reach else None,
+            "test_gap": (f - b) / (o - b),
+            "training_steps": training_steps(mem, warm["id"]),
+        }
+        print(seed, "warm", json.dumps(row[f"warm {args.budget}"]), flush=True)
         rows.append(row)
         doc = {"commit": sha, "scenario": args.scenario, "budget": args.budget, "arms": list(arms), "rows": rows}
         args.out.with_suffix(".json").write_text(json.dumps(doc, indent=1))
@@ -193,6 +221,19 @@ def write_md(doc: dict[str, Any], path: Path) -> None:
         verdict = "no measurable difference" if lo <= 0 <= hi else ("multi better" if lo > 0 else "multi worse")
         lines.append(f"- test gap closed, {multi} - {other}, paired over seeds: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] "
                      f"(90% t interval): {verdict}")  # fmt: skip
+    wk = f"warm {doc['budget']}"
+    if all(wk in r for r in rows):
+        ratios = [r[wk]["reach_ratio"] for r in rows]
+        shown = ", ".join("not reached" if x is None else f"{x:.2f}" for x in ratios)
+        known = sorted(x if x is not None else float("inf") for x in ratios)
+        lines.append(
+            f"- warm start ({wk}, seed s+100, `--warm-start <{single} run>`): probes to the cold run's final eval "
+            f"quality (within 1 seed sd) / the cold run's probes: {shown} (median {known[len(known) // 2]:.2f}; "
+            "target at most 0.25)"
+        )
+        m, lo, hi = paired_interval([r[wk]["test_gap"] - r[single]["test_gap"] for r in rows])
+        verdict = "no measurable difference" if lo <= 0 <= hi else ("warm better" if lo > 0 else "warm worse")
+        lines.append(f"- test gap closed, {wk} - {single}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] (90% t interval): {verdict}")
     kept = sum(r[multi]["rung1_order_kept"][0] for r in rows)
     pairs = sum(r[multi]["rung1_order_kept"][1] for r in rows)
     if pairs:
