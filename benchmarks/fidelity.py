@@ -119,18 +119,21 @@ def main() -> None:
     ladder = Ladder.of(DEFAULT_PROBE["steps"])
     oracles: dict[str, Any] = {}
     half = args.budget // 2
-    arms = {
-        f"single {args.budget}": (args.budget, False),
-        f"multi {half}": (half, True),
-        f"single {half}": (half, False),
+    arms: dict[str, tuple[int, bool, list[float], int]] = {
+        f"single {args.budget}": (args.budget, False, [1.0], 2),
+        f"multi {half}": (half, True, [0.25, 0.5, 1.0], 2),
+        f"single {half}": (half, False, [1.0], 2),
+        f"multi {half} (1/2 rung, eta 3)": (half, True, [0.5, 1.0], 3),
     }
     rows = []
     for seed in range(args.seeds):
         row: dict[str, Any] = {"seed": seed}
-        for name, (budget, multi) in arms.items():
-            cfg = search_config(bench, "agent", seed, budget, args.test_seeds).model_copy(
-                update={"multi_fidelity": multi}
-            )
+        for name, (budget, multi, rungs, eta) in arms.items():
+            update: dict[str, Any] = {"multi_fidelity": multi}
+            if multi:
+                update |= {"fidelity_rungs": rungs, "fidelity_eta": eta}
+            cfg = search_config(bench, "agent", seed, budget, args.test_seeds).model_copy(update=update)
+            first_rung = Ladder.of(DEFAULT_PROBE["steps"], rungs, eta).rungs[0]
             run = run_search(ws, mem, cfg, sha)
             summ = run.get("summary") or {}
             test = summ.get("test") or {}
@@ -138,7 +141,7 @@ def main() -> None:
             f, b = test["final"]["mean"], test["baseline"]["mean"]
             o = float(np.mean(orc["test"]))
             st = load_state(mem, run["id"])
-            agree = rung_order_agreement(mem, run["id"], ladder.rungs[0]) if multi else (0, 0)
+            agree = rung_order_agreement(mem, run["id"], first_rung) if multi else (0, 0)
             row[name] = {
                 "run": run["id"],
                 "budget": budget,
@@ -184,7 +187,8 @@ def main() -> None:
 
 def write_md(doc: dict[str, Any], path: Path) -> None:
     rows, arms = doc["rows"], doc["arms"]
-    single, multi, control = arms
+    single, control = arms[0], arms[2]
+    multis = [a for a in arms if a.startswith("multi")]
     lines = [
         "# Multi-fidelity probes: the same answer for half the training compute?",
         "",
@@ -192,8 +196,9 @@ def write_md(doc: dict[str, Any], path: Path) -> None:
         "`benchmarks/fidelity.py` in one invocation. Arms: the single-fidelity agent with "
         f"{doc['budget']} probes, the multi-fidelity agent (`--multi-fidelity`: successive halving of screens on "
         "the 50 -> 100 -> 200 step ladder, keeping the best half at each rung; Optuna's SuccessiveHalvingPruner "
-        f"on the threshold search) with {doc['budget'] // 2} full-probe equivalents, and the single-fidelity "
-        f"agent with {doc['budget'] // 2} probes as the control. Training steps are summed over the search's "
+        f"on the threshold search) with {doc['budget'] // 2} full-probe equivalents, the same on a 100 -> 200 "
+        f"ladder keeping the best third, and the single-fidelity agent with {doc['budget'] // 2} probes as the "
+        "control. Training steps are summed over the search's "
         "probes (a resumed segment counts the steps it added); test gap closed is the loops' own test scoring "
         "against the oracle pool.",
         "",
@@ -213,14 +218,15 @@ def write_md(doc: dict[str, Any], path: Path) -> None:
         s = [r[a]["training_steps"] for r in rows]
         sd = statistics.stdev(g) if len(g) > 1 else float("nan")
         lines.append(f"- {a}: test gap closed {np.mean(g):.2f} ± {sd:.2f}; training steps {np.mean(s):.0f}")
-    ratio = [r[multi]["training_steps"] / r[single]["training_steps"] for r in rows]
-    lines.append(f"- training steps, {multi} / {single}: " + ", ".join(f"{x:.2f}" for x in ratio)
-                 + f" (mean {np.mean(ratio):.2f}; target at most 0.5)")  # fmt: skip
-    for other in (single, control):
-        m, lo, hi = paired_interval([r[multi]["test_gap"] - r[other]["test_gap"] for r in rows])
-        verdict = "no measurable difference" if lo <= 0 <= hi else ("multi better" if lo > 0 else "multi worse")
-        lines.append(f"- test gap closed, {multi} - {other}, paired over seeds: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] "
-                     f"(90% t interval): {verdict}")  # fmt: skip
+    for mk in multis:
+        ratio = [r[mk]["training_steps"] / r[single]["training_steps"] for r in rows]
+        lines.append(f"- training steps, {mk} / {single}: " + ", ".join(f"{x:.2f}" for x in ratio)
+                     + f" (mean {np.mean(ratio):.2f}; target at most 0.5)")  # fmt: skip
+        for other in (single, control):
+            m, lo, hi = paired_interval([r[mk]["test_gap"] - r[other]["test_gap"] for r in rows])
+            verdict = "no measurable difference" if lo <= 0 <= hi else ("multi better" if lo > 0 else "multi worse")
+            lines.append(f"- test gap closed, {mk} - {other}, paired over seeds: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] "
+                         f"(90% t interval): {verdict}")  # fmt: skip
     wk = f"warm {doc['budget']}"
     if all(wk in r for r in rows):
         ratios = [r[wk]["reach_ratio"] for r in rows]
@@ -234,11 +240,12 @@ def write_md(doc: dict[str, Any], path: Path) -> None:
         m, lo, hi = paired_interval([r[wk]["test_gap"] - r[single]["test_gap"] for r in rows])
         verdict = "no measurable difference" if lo <= 0 <= hi else ("warm better" if lo > 0 else "warm worse")
         lines.append(f"- test gap closed, {wk} - {single}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] (90% t interval): {verdict}")
-    kept = sum(r[multi]["rung1_order_kept"][0] for r in rows)
-    pairs = sum(r[multi]["rung1_order_kept"][1] for r in rows)
-    if pairs:
-        lines.append(f"- first-rung order of two screens that both reached full length, kept at full length: "
-                     f"{kept}/{pairs} pairs ({kept / pairs:.0%})")  # fmt: skip
+    for mk in multis:
+        kept = sum(r[mk]["rung1_order_kept"][0] for r in rows)
+        pairs = sum(r[mk]["rung1_order_kept"][1] for r in rows)
+        if pairs:
+            lines.append(f"- {mk}: first-rung order of two screens that both reached full length, kept at full "
+                         f"length: {kept}/{pairs} pairs ({kept / pairs:.0%})")  # fmt: skip
     cal = doc.get("calibration")
     if cal:
         lines += [
