@@ -7,6 +7,7 @@ the recipe with the best lower bound of its eval interval (pooled seed noise), n
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,11 +121,16 @@ class EndGame:
         quality = prediction_quality(mem, run_id)
         if quality["n"]:
             summary["surrogate"] = {k: quality[k] for k in ("n", "spearman", "n_picks")}
+            rho = quality["spearman"]
+            what = (
+                f"Spearman {rho:+.2f} between its predictions and the probes' results"
+                if rho is not None and math.isfinite(rho)
+                else "too few distinct results for a rank correlation"
+            )
             mem.log_event(
                 run_id,
                 "info",
-                f"surrogate: Spearman {quality['spearman']:+.2f} between its predictions and the probes' results "
-                f"over {quality['n']} search trial(s) ({quality['n_picks']} of them its own picks)",
+                f"surrogate: {what} over {quality['n']} search trial(s) ({quality['n_picks']} of them its own picks)",
                 {"surrogate_quality": summary["surrogate"]},
             )
         if self.has_test and self.test_seeds > 0:

@@ -464,10 +464,16 @@ class StatisticalPlanner:
         if t0.op in v.banned:
             return []
         base = f"{t0.op}.{t0.param}"
+        # Full-length points only (a point that successive halving stopped lost to the others at its rung:
+        # it is tried, never compared with full-length means).
         points = {
             s.tails[0].q: s.mean
             for s in v.screened.values()
-            if len(s.tails) == 1 and s.tails[0].key == t0.key and s.tails[0].side == t0.side and s.effect
+            if len(s.tails) == 1
+            and s.tails[0].key == t0.key
+            and s.tails[0].side == t0.side
+            and s.effect
+            and s.fidelity >= 1.0
         }
         steps = [label for label in v.tried if label.startswith(base + LINE)]
         if len(steps) >= LINE_MAX_STEPS or any(label not in v.screened for label in steps):
