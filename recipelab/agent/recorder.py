@@ -8,7 +8,7 @@ keeps too few samples is recorded as failed without training.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,7 @@ class ProbeRecorder:
         segmented = spec.stop_step is not None or bool(spec.eval_steps)
         resume_step, curve_before = 0, []
         if segmented:
-            resume_step, curve_before = self._resume_point(full_fp, spec.end_step)
+            resume_step, curve_before = self._resume_point(full_fp, spec.end_step, run_exps.values())
             spec = spec.model_copy(
                 update={
                     "resume_from": str(self.checkpoint_path(full_fp, resume_step)) if resume_step else None,
@@ -193,7 +193,9 @@ class ProbeRecorder:
         run_exps[fp] = {"id": eid, "status": "pending", "fingerprint": fp}
         return eid, ProbeJob(key=eid, spec=spec, split=split)
 
-    def _resume_point(self, full_fp: str, end: int) -> tuple[int, list[dict[str, Any]]]:
+    def _resume_point(
+        self, full_fp: str, end: int, run_exps: Iterable[dict[str, Any]]
+    ) -> tuple[int, list[dict[str, Any]]]:
         """The latest checkpoint of this probe before ``end`` (0: none, train from the start), and the
         scores its earlier segments measured up to there (the resumed probe's curve starts after them)."""
         step = 0
@@ -204,7 +206,9 @@ class ProbeRecorder:
                     step = int(f.stem)
         points: dict[int, float] = {}
         if step:
-            for e in self.mem.experiments(self.run_id, status="done"):
+            for e in run_exps:  # this run's rows, read once per submit
+                if e.get("status") != "done":
+                    continue
                 sp = e.get("spec") or {}
                 if sp.get("full_fp") != full_fp:
                     continue

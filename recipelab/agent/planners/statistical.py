@@ -43,7 +43,7 @@ from recipelab.agent.plan import OpChoice, ParamValue, Plan, Proposal, SearchDim
 from recipelab.agent.planners.base import replication_reserve
 from recipelab.agent.planners.replicate import replication_plan
 from recipelab.agent.space import SIMILARITY_OP, PoolSpace
-from recipelab.agent.state import SearchState
+from recipelab.agent.state import SearchState, Trial
 from recipelab.agent.warm_start import WARM
 from recipelab.operators.base import Filter
 
@@ -296,24 +296,20 @@ class StatisticalPlanner:
 
         base = baseline(v.state)
         curve = {t.seed_index: t.curve for t in base.trials if t.done} if base else {}
-        best: dict[str, object] = {}
+        best: dict[str, Trial] = {}
         for t in v.state.segments:
             if not t.purpose.startswith(SCREEN) or not t.done:
                 continue
             label = t.purpose[len(SCREEN) :]
             v.tried.add(label)
-            if label in v.screened:
-                continue
-            prev = best.get(label)
-            if prev is None or t.end_step > prev.end_step:  # type: ignore[attr-defined]
+            if label not in v.screened and (label not in best or t.end_step > best[label].end_step):
                 best[label] = t
         for label, t in best.items():
-            ref = curve.get(t.seed_index, {}).get(t.end_step)  # type: ignore[attr-defined]
-            if ref is None:
+            ref = curve.get(t.seed_index, {}).get(t.end_step)
+            if ref is None or t.metric is None:
                 continue
-            d = float(t.metric) - ref  # type: ignore[attr-defined]
-            eff = Effect(label, t.recipe_fp, d, -math.inf, math.inf, 1, True)  # type: ignore[attr-defined]
-            v.screened[label] = Screened(label, _tails_of(t.choices, v.space), eff, t.fidelity)  # type: ignore[attr-defined]
+            eff = Effect(label, t.recipe_fp, t.metric - ref, -math.inf, math.inf, 1, True)
+            v.screened[label] = Screened(label, _tails_of(t.choices, v.space), eff, t.fidelity)
 
     def _evidence_units(self, v: View) -> list[Unit]:
         """Single tails that training-free evidence points at, most promising first (pinned ops first)."""
