@@ -30,6 +30,9 @@ class Calibration:
     seeds: int
     results: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # cond -> split -> values
     wall_s: list[float] = field(default_factory=list)
+    #: every metric the probe reports: cond -> split -> metric -> values (to choose a primary metric)
+    metrics: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
+    primary_metric: str = ""
 
     def stat(self, cond: str, split: str) -> tuple[float, float]:
         v = np.array(self.results[cond][split], dtype=float)
@@ -56,6 +59,31 @@ class Calibration:
         for s in ("eval", "test"):
             if s in self.results["oracle"]:
                 out[f"gap_over_std_{s}"] = self.ratio(s)
+        out["primary_metric"] = self.primary_metric
+        out["per_metric"] = self.per_metric()
+        return out
+
+    def per_metric(self, split: str = "test") -> dict[str, dict[str, float]]:
+        """For every metric: oracle and no-filter means, (oracle - no filter) / larger seed std, and the same
+        paired by seed (mean / sd of the per-seed differences). Signed: a lower-is-better metric that
+        separates has a negative ratio."""
+        o = self.metrics.get("oracle", {}).get(split, {})
+        n = self.metrics.get("no_filter", {}).get(split, {})
+        out: dict[str, dict[str, float]] = {}
+        for m in sorted(set(o) & set(n)):
+            a, b = np.array(o[m], dtype=float), np.array(n[m], dtype=float)
+            k = min(len(a), len(b))
+            if k == 0:
+                continue
+            sd = max(float(a.std(ddof=1)) if len(a) > 1 else 0.0, float(b.std(ddof=1)) if len(b) > 1 else 0.0)
+            d = a[:k] - b[:k]
+            dsd = float(d.std(ddof=1)) if k > 1 else 0.0
+            out[m] = {
+                "oracle": float(a.mean()),
+                "no_filter": float(b.mean()),
+                "gap_over_std": float((a.mean() - b.mean()) / max(sd, 1e-9)),
+                "paired_gap_over_sd": float(d.mean() / max(dsd, 1e-9)),
+            }
         return out
 
 
@@ -107,9 +135,13 @@ def calibrate(
         spec = trainer.resolve_spec(spec) if hasattr(trainer, "resolve_spec") else spec
         t0 = time.perf_counter()
         fitted = trainer.fit(spec, env.pool.samples)
+        cal.primary_metric = spec.primary_metric
         for split in ("eval", "test"):
             metrics, _, _ = trainer.evaluate(fitted, env.splits[split].samples)
             cal.results[cond][split].append(float(metrics[spec.primary_metric]))
+            per = cal.metrics.setdefault(cond, {}).setdefault(split, {})
+            for name, value in metrics.items():
+                per.setdefault(name, []).append(float(value))
         cal.wall_s.append(time.perf_counter() - t0)
     return cal
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -69,6 +69,13 @@ def bench_calibrate(
     steps: Annotated[int | None, typer.Option("--steps", help="Training steps per probe.")] = None,
     train_size: Annotated[int | None, typer.Option("--train-size")] = None,
     task: TaskOpt = "clip",
+    probe: Annotated[
+        str | None,
+        typer.Option(
+            "--probe",
+            help='Probe settings as JSON, e.g. \'{"lr": 0.003, "primary_metric": "attr_acc"}\' (any ProbeSpec field).',
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -78,10 +85,18 @@ def bench_calibrate(
 
     if not (bench_dir / "truth.jsonl").exists():  # before minutes of data loading
         fail(f"{bench_dir}: no truth.jsonl (make one with `recipelab bench make --out {bench_dir}`)")
+    overrides = _probe_overrides(probe)
     ws = open_workspace(workspace).ws
     try:
         cal = calibrate(
-            bench_dir, ws.cache_dir, seeds=seeds, steps=steps, train_size=train_size, quiet=as_json, task=task or "clip"
+            bench_dir,
+            ws.cache_dir,
+            seeds=seeds,
+            steps=steps,
+            train_size=train_size,
+            quiet=as_json,
+            task=task or "clip",
+            overrides=overrides,
         )
     except (ValueError, ProbeError) as e:  # DataError, UnknownTaskError, LeakageError, a pool too small to train
         fail(str(e))
@@ -94,12 +109,51 @@ def bench_calibrate(
     for c in CONDITIONS:
         t.add_row(c, *[f"{cal.stat(c, s)[0]:.4f} ± {cal.stat(c, s)[1]:.4f}" for s in ("eval", "test")])
     out.print(t)
+    per = cal.per_metric("test")
+    if len(per) > 1:
+        m = Table(title="every metric, test split (signed: lower-is-better metrics separate with a negative ratio)")
+        for c in ("metric", "no filter", "oracle", "gap / seed std", "paired gap / sd"):
+            m.add_column(c)
+        for name, v in per.items():
+            mark = " (primary)" if name == cal.primary_metric else ""
+            m.add_row(
+                name + mark,
+                f"{v['no_filter']:.4f}",
+                f"{v['oracle']:.4f}",
+                f"{v['gap_over_std']:+.1f}",
+                f"{v['paired_gap_over_sd']:+.1f}",
+            )
+        out.print(m)
     r = cal.ratio("test")
     ok = "[green]OK[/green]" if r >= 5 else "[red]too small[/red]"
     say(
         f"(oracle - no filter) / larger seed std on test: {r:.1f} ({ok}; needs >= 5); "
         f"median probe {cal.to_dict()['median_probe_s']:.1f}s"
     )
+
+
+def _probe_overrides(text: str | None) -> dict[str, Any] | None:
+    """``--probe`` JSON -> ProbeSpec overrides, checked against the spec's fields before any heavy work."""
+    import json
+
+    from pydantic import ValidationError
+
+    from recipelab.trainers.base import ProbeSpec
+
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        fail(f"--probe: not JSON ({e})")
+    if not isinstance(value, dict):
+        fail("--probe: expected a JSON object of ProbeSpec fields")
+    try:
+        ProbeSpec(**value)
+    except ValidationError as e:
+        err = e.errors()[0]
+        fail(f"--probe: field {'.'.join(str(x) for x in err['loc'])}: {err['msg']}")
+    return value
 
 
 @bench_app.command("score")

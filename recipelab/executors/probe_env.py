@@ -139,6 +139,8 @@ class ProbeEnv:
                 ImageBank.from_samples(ds.samples, cfg.image_size, cache_dir=cache / "images", key=ds.fingerprint)
             )
         trainer = trainer_cls(tok, banks, device=cfg.device, threads=threads)
+        if hasattr(trainer, "cache_dir"):  # a task that keeps models between probes (t2i's reference CLIP)
+            trainer.cache_dir = cache / "models"
         return cls(pool=pool, splits=splits, trainer=trainer, config=cfg, leaks=leaks)
 
     def run(self, spec: ProbeSpec, split: str = "eval") -> ProbeResult:

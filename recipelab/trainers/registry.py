@@ -14,6 +14,7 @@ from recipelab.trainers.base import ProbeError
 TRAINERS: dict[str, str] = {
     "clip": "recipelab.trainers.clip:ClipTrainer",
     "caption": "recipelab.trainers.caption:CaptionTrainer",
+    "t2i": "recipelab.trainers.t2i:T2ITrainer",
 }
 
 
