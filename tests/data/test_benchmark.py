@@ -435,6 +435,29 @@ def test_scenario_descriptions(scenario_benches):
     assert sum(m6.rates.traps().values()) > 0
 
 
+def test_traps_hold_out_rows_like_their_traps(scenario_benches, tmp_path):
+    """In `traps` the eval/test splits hold busy scenes, terse captions and small images in their share of
+    the pool's clean rows, so removing the traps costs on held-out data; other scenarios hold typical rows."""
+    from recipelab.data.benchmark.generate import _held_out_kinds
+
+    rates = SCENARIOS["traps"].rates
+    kinds = _held_out_kinds(rates, 1000, seed=5)
+    clean_share = 1 - rates.noise()
+    for kind, rate in rates.traps().items():
+        assert abs(kinds.count(f"trap:{kind}") / 1000 - rate / clean_share) < 0.002, kind
+    assert SCENARIOS["traps"].held_out_traps and not SCENARIOS["default"].held_out_traps
+    d = tmp_path / "t"
+    make_benchmark(d, size=200, n_eval=60, n_test=60, seed=5, workers=1, scenario="traps")
+    held = _read(d / "eval.jsonl") + _read(d / "test.jsonl")
+    busy = [r for r in held if "busy scene" in r["text"] or "detailed picture" in r["text"]]
+    assert 0.05 <= len(busy) / len(held) <= 0.3 and all(set(r["labels"]) >= {"shape", "background"} for r in busy)
+    sizes = {Image.open(d / r["images"][0]).size[0] for r in held}
+    assert min(sizes) < 64 == max(sizes)  # small images among the 64 px ones
+    d2, _ = scenario_benches["mixed-6"]
+    plain = _read(d2 / "eval.jsonl") + _read(d2 / "test.jsonl")
+    assert not [r for r in plain if "busy scene" in r["text"] or "detailed picture" in r["text"]]
+
+
 def test_mixed6_family_looks(scenario_benches):
     d, _ = scenario_benches["mixed-6"]
     truth = {r.id: r for r in load_truth_rows(d)}

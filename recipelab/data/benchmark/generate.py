@@ -138,6 +138,17 @@ def _render_all(jobs: list[RenderJob], workers: int | None) -> list[str]:
         return pool.map(run_job, jobs, chunksize=chunk)
 
 
+def _held_out_kinds(rates: CorruptionRates, n: int, seed: int) -> list[str]:
+    """Per held-out row: ``clean`` or ``trap:<kind>``, each trap kind in its share of the pool's clean rows
+    (traps / (traps + plain clean)), in a seeded order."""
+    clean_share = max(1e-9, 1.0 - rates.noise())
+    counts = {f"trap:{k}": int(round(n * v / clean_share)) for k, v in rates.traps().items() if v > 0}
+    kinds = [k for k, c in counts.items() for _ in range(c)][:n]
+    kinds += [CLEAN] * (n - len(kinds))
+    order = np.random.default_rng([seed, 29]).permutation(n)
+    return [kinds[i] for i in order]
+
+
 def make_benchmark(
     out_dir: Path,
     size: int | None = None,
@@ -290,14 +301,28 @@ def make_benchmark(
     pick = rng.permutation(len(space))[: min(n_held, len(space))].tolist()
     pick += rng.integers(0, len(space), size=max(0, n_held - len(space))).tolist()
     held: dict[str, list[dict]] = {"eval": [], "test": []}
+    held_kinds = _held_out_kinds(rates, n_held, seed) if scen.held_out_traps else [CLEAN] * n_held
+    # (a separate stream: the held-out trap kinds never shift the main draw, and the choices below that
+    # only trap rows make use it too, so scenarios without held-out traps stay draw for draw as before)
+    trap_rng = np.random.default_rng([seed, 31])
     for k, idx in enumerate(pick):
         split, j = ("eval", k) if k < n_eval else ("test", k - n_eval)
         scene = space[idx]
         rid = f"{split}-{j:05d}"
         rel = f"images/{split}/{rid}.png"
         cap = C.simple_caption(scene, rng)
-        jobs.append(RenderJob(str(out_dir / rel), scene, S, _seed(rng)))
-        held[split].append({"id": rid, "text": _row_text(cap, dj_tokens), "images": [rel], "labels": scene.labels()})
+        job = RenderJob(str(out_dir / rel), scene, S, _seed(rng))
+        labels = scene.labels()
+        if held_kinds[k] == "trap:busy_scene":  # labels stay the first group's (scene.labels reads group 0)
+            busy = random_busy_scene(trap_rng)
+            cap, job = C.busy_caption(busy, trap_rng), RenderJob(job.path, busy, S, job.seed)
+            labels = busy.labels()
+        elif held_kinds[k] == "trap:terse_caption":
+            cap = C.terse_caption(scene, trap_rng)
+        elif held_kinds[k] == "trap:small_image":
+            job = RenderJob(job.path, scene, int(round(S * trap_rng.uniform(0.56, 0.69))), job.seed)
+        jobs.append(job)
+        held[split].append({"id": rid, "text": _row_text(cap, dj_tokens), "images": [rel], "labels": labels})
 
     hashes = _render_all(jobs, workers)
     # No held-out image may be byte-identical to a pool image (or to another held-out one).
