@@ -66,6 +66,10 @@ WIDTH_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
         "encoder": ("hidden_size", "intermediate_size"),
         "decoder": ("n_embd", "n_inner"),
     },
+    "t2i": {
+        "unet": ("block_out_channels",),  # every level's channels, kept multiples of the norm groups
+        "text": ("hidden_size", "intermediate_size"),
+    },
 }
 #: The key of each section whose value the hidden size must stay a multiple of (attention heads).
 _HEADS = {
@@ -73,6 +77,7 @@ _HEADS = {
     "text": "num_attention_heads",
     "encoder": "num_attention_heads",
     "decoder": "n_head",
+    "unet": "norm_num_groups",
 }
 #: Section keys `build_config` also reads, after the plain ones (clip accepts ``vision_config`` too).
 _ALIASES = {"vision": "vision_config", "text": "text_config"}
@@ -118,6 +123,11 @@ def widened_model(task: str, model: dict[str, Any], scale: float) -> tuple[dict[
         heads = int(current.get(_HEADS.get(section, ""), 1) or 1)
         for name in names:
             base = current.get(name)
+            if isinstance(base, (list, tuple)) and base and all(isinstance(b, int) and b > 0 for b in base):
+                widths = [max(heads, int(round(b * scale / heads)) * heads) for b in base]
+                current[name] = widths
+                changed[f"{section}.{name}"] = [list(base), widths]  # type: ignore[list-item]
+                continue
             if not isinstance(base, int) or base <= 0:
                 raise TransferError(f"task {task!r}: model width key {section or 'top'}.{name} has no size to scale")
             step = heads if name in ("hidden_size", "n_embd") else 1

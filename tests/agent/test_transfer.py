@@ -65,8 +65,11 @@ def test_width_keys_per_task_and_a_clear_error_without_one() -> None:
     cap, changed = widened_model("caption", {}, 2)
     assert cap["encoder"]["hidden_size"] == 192 and cap["decoder"]["n_embd"] == 192
     assert widened_model("clip", {"x": 1}, 1) == ({"x": 1}, {})
+    t2i, changed = widened_model("t2i", {"unet": {"block_out_channels": [8, 12]}}, 1.5)
+    assert t2i["unet"]["block_out_channels"] == [16, 16] and changed["unet.block_out_channels"] == [[8, 12], [16, 16]]
+    assert t2i["text"]["hidden_size"] == 96 and t2i["unet"]["layers_per_block"] == 1  # multiples of 8 groups
     with pytest.raises(TransferError, match="no known model width key.*--model-scale 1"):
-        widened_model("t2i", {}, 2)
+        widened_model("nope", {}, 2)
     spec, about = scaled_spec({"task": "caption", "train_size": 100}, 4, 2)
     assert spec["train_size"] == 400 and spec["steps"] == 800  # the caption trainer's own 200 steps x 4
     assert about["probe_steps"] == 200 and about["width"]["decoder.n_embd"] == [96, 192]
