@@ -69,6 +69,7 @@ class Calibration:
         separates has a negative ratio."""
         o = self.metrics.get("oracle", {}).get(split, {})
         n = self.metrics.get("no_filter", {}).get(split, {})
+        r = self.metrics.get("random", {}).get(split, {})
         out: dict[str, dict[str, float]] = {}
         for m in sorted(set(o) & set(n)):
             a, b = np.array(o[m], dtype=float), np.array(n[m], dtype=float)
@@ -81,6 +82,7 @@ class Calibration:
             out[m] = {
                 "oracle": float(a.mean()),
                 "no_filter": float(b.mean()),
+                **({"random": float(np.mean(r[m]))} if r.get(m) else {}),
                 "gap_over_std": float((a.mean() - b.mean()) / max(sd, 1e-9)),
                 "paired_gap_over_sd": float(d.mean() / max(dsd, 1e-9)),
             }

@@ -25,9 +25,11 @@ Scoring (the issue's two metrics; all higher-is-better except ``fd``):
   probe's seed, so probes with the same seed start from the same noise (paired). The model predicts the
   clean image (``prediction_type: sample``): at this training budget that learned the prompts' colours
   where epsilon prediction had not.
-- ``ref_recall``: image->text recall@1 of the generated images against the prompts under the reference CLIP
-  (identical prompts count as one): does the image show *its* prompt rather than another? The primary.
-- ``clip_score``: mean reference cosine of each generated image with its prompt.
+- ``clip_score``: mean reference cosine of each generated image with its own prompt (CLIPScore's quantity,
+  without its 2.5x rescaling): the primary, since it needs no labels and, in calibration, separated the
+  oracle from no filter where recall did not (few generated images are retrieved at rank 1 at this scale).
+- ``ref_recall`` / ``ref_mean_recall``: recall@1 (image->text) and mean recall of the generated images
+  against the prompts under the reference (identical prompts count as one).
 - ``zeroshot_{attr}`` / ``zeroshot``: the reference's zero-shot attribute accuracy on the generated images
   against the prompt's labels (rows with ``labels`` only): e.g. is the background the prompt's colour.
 - ``fd``: Frechet distance between the reference's image embeddings of generated and real images of the same
@@ -63,11 +65,11 @@ log = logging.getLogger(__name__)
 #: core with DEFAULT_MODEL; conditioning takes hold between 150 steps (background colour of generated
 #: images at chance) and 400 (84% right, read off the corner pixels, oracle pool, seed 0).
 T2I_PROBE: dict[str, Any] = {
-    "steps": 400,
+    "steps": 500,
     "batch_size": 32,
     "lr": 5e-3,
     "weight_decay": 0.0,
-    "primary_metric": "ref_recall",
+    "primary_metric": "clip_score",
 }
 
 #: From-scratch sizes (overridable per probe with ProbeSpec.model: {"unet": {...}, "text": {...},
@@ -103,7 +105,7 @@ DEFAULT_MODEL: dict[str, Any] = {
         "cond_dropout": 0.1,
         "sample_steps": 10,
         "guidance": 1.0,
-        "eval_prompts": 200,
+        "eval_prompts": 500,
     },
 }
 

@@ -144,5 +144,5 @@ def test_search_runs_end_to_end(tmp_path: Path) -> None:
         app, ["experiments", "--run", doc["run_id"], "--json", "--workspace", str(tmp_path / "ws")]
     )
     done = [e for e in json.loads(exps.stdout) if e["status"] == "done"]
-    assert done and all(e["result"]["primary_metric"] == "ref_recall" and "fd" in e["metrics"] for e in done)
+    assert done and all(e["result"]["primary_metric"] == "clip_score" and "fd" in e["metrics"] for e in done)
     assert list((tmp_path / "ws").rglob("t2i-reference-*.pt")), "the reference CLIP is cached in the workspace"
