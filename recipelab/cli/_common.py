@@ -106,7 +106,8 @@ OnErrorOpt = Annotated[
     str, typer.Option("--on-error", help="skip (count, list, go on) or fail (stop at first).", callback=_check_on_error)
 ]
 TaskOpt = Annotated[
-    str | None, typer.Option("--task", help="Probe task, from the trainer registry (clip).", callback=_check_task)
+    str | None,
+    typer.Option("--task", help="Probe task, from the trainer registry (clip, caption, t2i).", callback=_check_task),
 ]
 RunArg = Annotated[
     str | None, typer.Argument(help="Run id (default: 'latest', the newest search run; ad-hoc probes are skipped).")
