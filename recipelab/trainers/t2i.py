@@ -152,6 +152,8 @@ class FittedT2I:
     max_text_len: int
     diffusion: dict[str, Any]
     reference: dict[str, Any]
+    #: the probe's seed: it also seeds the sampling noise, so two models of the same seed are scored alike
+    seed: int = 0
 
     def encode_text(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Captions -> (hidden states (N, L, d), attention mask (N, L)) on the device."""
@@ -312,7 +314,7 @@ class T2ITrainer(ClipTrainer):
         with self._runtime(spec.seed):
             fitted, info = self._fit_t2i(spec, train)
             t_eval = time.perf_counter()
-            metrics, eval_size, eval_skipped = self._score(fitted, eval, spec.seed)
+            metrics, eval_size, eval_skipped = self._score(fitted, eval, fitted.seed)
             eval_time = time.perf_counter() - t_eval
         return self._probe_result(spec, info, metrics, eval_size, eval_skipped, t0, eval_time)
 
@@ -322,14 +324,13 @@ class T2ITrainer(ClipTrainer):
             raise ProbeError(f"T2ITrainer runs task 't2i', not {spec.task!r}")
         spec = resolve_spec(spec)
         with self._runtime(spec.seed):
-            fitted = self._fit_t2i(spec, train)[0]
-        fitted.diffusion = {**fitted.diffusion, "_seed": spec.seed}
-        return fitted
+            return self._fit_t2i(spec, train)[0]
 
     def _fit_t2i(self, spec: ProbeSpec, train: Sequence[Sample]) -> tuple[FittedT2I, dict[str, Any]]:
         from diffusers import DDPMScheduler
 
         fitted = self._build(spec)
+        fitted.seed = spec.seed
         unet, text, dev, d = fitted.unet, fitted.text, self.device, fitted.diffusion
         usable, pixels, requested, skipped = self.select_train(spec, train, fitted.image_size)
         unet.to(dev)
@@ -414,7 +415,7 @@ class T2ITrainer(ClipTrainer):
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, fitted: FittedT2I, eval: Sequence[Sample]) -> tuple[dict[str, float], int, int]:  # type: ignore[override]
         """(metrics, prompts scored, eval samples skipped); the sampling noise is seeded by the fit's seed."""
-        return self._score(fitted, eval, int(fitted.diffusion.get("_seed", 0)))
+        return self._score(fitted, eval, fitted.seed)
 
     def _score(self, fitted: FittedT2I, eval: Sequence[Sample], seed: int) -> tuple[dict[str, float], int, int]:
         usable, pixels, skipped = self._usable(eval, fitted.image_size)
