@@ -6,6 +6,10 @@ Search strategies scored above the oracle (gap closed > 1) on some scenarios. Th
   what `bench score` uses);
 - ``oracle_minus_traps``: the oracle without the careless-filter traps (clean but unusual rows);
 - ``oracle_minus_<kind>``: without one trap kind;
+- with ``--stats FILE --stat NAME`` (rows written by `recipelab apply ... --export-stats`):
+  ``oracle_top_half_<NAME>``, the clean rows above the clean rows' median of that stat (e.g. the proxy
+  CLIP's image-text similarity: the most typical, easiest pairs), against ``oracle_random_half``, a seeded
+  random half of the same clean rows: does an easy half train a probe faster than a random one?
 with the paired difference (same seeds) of each variant against the oracle and a 90% t interval.
 
 Run by hand: `python benchmarks/oracle_ceiling.py BENCH_DIR [BENCH_DIR ...] --seeds 4`.
@@ -32,7 +36,9 @@ from recipelab.trainers.base import ProbeSpec
 RESULTS = Path(__file__).parent / "results" / "oracle_ceiling"
 
 
-def pools(bench: Path, all_ids: list[str]) -> dict[str, list[str]]:
+def pools(
+    bench: Path, all_ids: list[str], stat: dict[str, float] | None = None, name: str = ""
+) -> dict[str, list[str]]:
     oracle = oracle_ids(bench)
     rows = {r.id: r for r in load_truth_rows(bench)}
     out = {"no_filter": all_ids, "oracle": oracle}
@@ -41,10 +47,29 @@ def pools(bench: Path, all_ids: list[str]) -> dict[str, list[str]]:
         out["oracle_minus_traps"] = [i for i in oracle if i not in traps]
         for kind in sorted({rows[i].trap_kind for i in traps}):
             out[f"oracle_minus_{kind}"] = [i for i in oracle if rows[i].trap_kind != kind]
+    if stat:
+        scored = [i for i in oracle if i in stat]
+        median = float(np.median([stat[i] for i in scored]))
+        out[f"oracle_top_half_{name}"] = [i for i in scored if stat[i] > median]
+        pick = np.random.default_rng(11).permutation(len(scored))[: len(scored) // 2]
+        out["oracle_random_half"] = [scored[k] for k in sorted(pick)]
     return out
 
 
-def measure(bench: Path, cache: Path, seeds: int) -> dict[str, Any]:
+def read_stat(path: Path, name: str) -> dict[str, float]:
+    """id -> the first value of stat ``name`` in a JSONL written with --export-stats."""
+    out = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        v = (row.get("__dj__stats__") or {}).get(name)
+        if v is not None:
+            out[row["id"]] = float(v[0] if isinstance(v, list) else v)
+    return out
+
+
+def measure(
+    bench: Path, cache: Path, seeds: int, stat: dict[str, float] | None, stat_name: str, only: set[str] | None
+) -> dict[str, Any]:
     env = ProbeEnv.from_config(
         ProbeEnvConfig(
             cache_dir=str(cache),
@@ -58,7 +83,9 @@ def measure(bench: Path, cache: Path, seeds: int) -> dict[str, Any]:
     all_ids = [s.id for s in env.pool.samples]
     size = max(64, len(all_ids) // 3)
     out: dict[str, Any] = {"bench": bench.name, "train_size": size, "pools": {}}
-    for name, ids in pools(bench, all_ids).items():
+    for name, ids in pools(bench, all_ids, stat, stat_name).items():
+        if only and name not in only and name != "oracle":
+            continue
         vals = []
         for k in range(seeds):
             t0 = time.perf_counter()
@@ -81,9 +108,18 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--cache", type=Path, default=Path(".recipelab-oracle-ceiling"))
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--stats", type=Path, help="JSONL from `recipelab apply ... --export-stats`")
+    ap.add_argument("--stat", default="image_text_similarity")
+    ap.add_argument("--pools", help="comma-separated pool names to measure (the oracle always is)")
     args = ap.parse_args()
+    stat = read_stat(args.stats, args.stat) if args.stats else None
+    only = set(args.pools.split(",")) if args.pools else None
     sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    doc = {"commit": sha, "seeds": args.seeds, "benches": [measure(b, args.cache, args.seeds) for b in args.benches]}
+    doc = {
+        "commit": sha,
+        "seeds": args.seeds,
+        "benches": [measure(b, args.cache, args.seeds, stat, args.stat, only) for b in args.benches],
+    }
     args.out.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n")
     lines = [
         "# Is the oracle a ceiling? Truth-based pools on the test split",
