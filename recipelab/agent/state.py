@@ -162,6 +162,9 @@ def fidelity_of(e: dict[str, Any]) -> tuple[float, float, int]:
     result = e.get("result") or {}
     if result.get("end_step"):
         start, stop = int(result.get("start_step") or 0), int(result["end_step"])
+        # the steps the trainer ran the schedule for: a task with its own default (t2i: 500) resolves the spec's
+        # unset steps itself, so the recorded spec's value is not the schedule's length
+        steps = int(result.get("steps") or steps)
     return stop / steps, max(0.0, (stop - start) / steps), stop
 
 

@@ -56,3 +56,16 @@ def test_budget_defaults_to_the_run_config(tmp_path: Path) -> None:
     mem = Memory(tmp_path / "m.sqlite")
     rid = mem.create_run({"budget_probes": 7}, {})
     assert load_state(mem, rid).budget_probes == 7
+
+
+def test_cost_counts_the_schedule_the_trainer_ran() -> None:
+    """A task with its own default steps (t2i: 500) records the spec's unset 200 but reports the steps it ran:
+    a whole probe costs 1, not 2.5 (a t2i search ran out of budget after 3 probes before this)."""
+    from recipelab.agent.state import fidelity_of
+
+    whole = {"spec": {"probe": {"steps": 200}}, "result": {"steps": 500, "start_step": 0, "end_step": 500}}
+    assert fidelity_of(whole) == (1.0, 1.0, 500)
+    segment = {"spec": {"probe": {"steps": 200, "stop_step": 50}}, "result": {"steps": 200, "end_step": 50}}
+    assert fidelity_of(segment) == (0.25, 0.25, 50)
+    queued = {"spec": {"probe": {"steps": 200, "stop_step": 100}, "resume_step": 50}}
+    assert fidelity_of(queued) == (0.5, 0.25, 100)
