@@ -1,6 +1,7 @@
 """Renders the JSON of `recipelab transfer --json` as the markdown section of benchmarks/results/transfer.md.
 
-Run by hand: `python benchmarks/transfer_table.py TRANSFER.json TITLE SEARCH_CMD TRANSFER_CMD COMMIT >> results/transfer.md`.
+Run by hand:
+`python benchmarks/transfer_table.py TRANSFER.json TITLE SEARCH_CMD TRANSFER_CMD COMMIT >> results/transfer.md`.
 Every number comes from the JSON; this only lays it out.
 """
 
@@ -38,7 +39,8 @@ def section(path: str, title: str, cmd_search: str, cmd_transfer: str, commit: s
     for r in d["recipes"]:
         ci = r["probe_ci90"]
         L.append(
-            f"| {r['rank']} | {r['label']} ({r['source_purpose']}) | {r['kept']} | {r['probe_mean']:.4f} ({ci[0]:.4f}..{ci[1]:.4f}, {r['probe_seeds']}) | "
+            f"| {r['rank']} | {r['label']} ({r['source_purpose']}) | {r['kept']} | "
+            f"{r['probe_mean']:.4f} ({ci[0]:.4f}..{ci[1]:.4f}, {r['probe_seeds']}) | "
             f"{', '.join(f'{v:.4f}' for v in r['scale_values'])} | {r['scale_mean']:.4f} |"
         )
     da = d["decision_accuracy"]
@@ -59,7 +61,8 @@ def section(path: str, title: str, cmd_search: str, cmd_transfer: str, commit: s
     ]
     for p in d["pairs"]:
         L.append(
-            f"| {p['a']} vs {p['b']} | {p['probe_diff']:+.4f} | {p['scale_diff']:+.4f} | {'yes' if p['agree'] == 1 else 'no'} | {'yes' if p['separated'] else 'no'} |"
+            f"| {p['a']} vs {p['b']} | {p['probe_diff']:+.4f} | {p['scale_diff']:+.4f} | "
+            f"{'yes' if p['agree'] == 1 else 'no'} | {'yes' if p['separated'] else 'no'} |"
         )
     return "\n".join(L) + "\n"
 
