@@ -5,6 +5,7 @@ would end every Ray on the machine)."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -64,7 +65,9 @@ class LoopbackCluster:
         self.procs: list[subprocess.Popen[bytes]] = []
         #: Environment for the nodes and for any driver of this cluster: ``ray start`` makes a token-authenticated
         #: cluster, and a process joining it at an explicit address sends the token only in token mode.
-        self.env = {**os.environ, "RAY_AUTH_MODE": "token"}
+        #: The token is this cluster's own (a fresh machine has no ~/.ray/auth_token, and ``ray start`` in token
+        #: mode does not make one), given to every node and driver the way an operator would share it.
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
         self.logs = Path(self.temp_dir) / "start-logs"
         self.logs.mkdir()
         self._start(
