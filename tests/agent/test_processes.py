@@ -91,6 +91,7 @@ def test_kill_9_then_resume_loses_nothing(tiny_bench: Path, tmp_path: Path) -> N
     mem = Memory(ws / "memory.sqlite")
     wait_for(
         lambda: done_count(mem, run_id_of(mem)) >= 3 and bool(mem.experiments(run_id_of(mem), status="running")),
+        timeout=600.0,  # a loaded machine (another job on the other core) took over 240 s here
         what="3 finished probes and one running",
     )
     rid = run_id_of(mem)
