@@ -73,12 +73,6 @@ class ProbeRecorder:
         key_cfg = {**trainer_cfg, "model_defaults": self._model_cfg} if self._model_cfg else trainer_cfg
         return experiment_fingerprint(data_fp, recipe_fp, key_cfg, seed, self.train_size)
 
-    @property
-    def steps(self) -> int:
-        from recipelab.trainers.base import DEFAULT_PROBE
-
-        return int(self.base_spec.get("steps") or DEFAULT_PROBE["steps"])
-
     def checkpoint_path(self, full_fp: str, step: int) -> Path:
         """Where a probe's state at ``step`` is kept between its segments (keyed by the full probe)."""
         root = self.checkpoint_dir or Path(self.env.config.cache_dir) / "checkpoints"

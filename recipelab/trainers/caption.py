@@ -41,7 +41,7 @@ import torch
 from recipelab.data.sample import Sample
 from recipelab.trainers.base import ProbeError, ProbeResult, ProbeSpec
 from recipelab.trainers.caption_metrics import attribute_accuracy, bleu, cider_d
-from recipelab.trainers.clip import ClipTrainer, _image_norm, caption_of, optimizer_and_schedule
+from recipelab.trainers.clip import ClipTrainer, _image_norm, batch_order, caption_of, optimizer_and_schedule
 from recipelab.trainers.tokenizer import ProbeTokenizer
 
 log = logging.getLogger(__name__)
@@ -278,12 +278,8 @@ class CaptionTrainer(ClipTrainer):
         px_t = torch.from_numpy(np.ascontiguousarray(pixels)).to(dev)
         ids_t, len_t = torch.from_numpy(ids), torch.from_numpy(lengths)
 
-        n, total = len(usable), spec.steps * spec.batch_size
-        rng = np.random.default_rng([spec.seed, 2])
-        order = np.concatenate([rng.permutation(n) for _ in range(-(-total // n))])[:total]
-        order_t = torch.from_numpy(order)
-        if n < spec.batch_size:
-            log.warning("training draw %d < batch size %d: batches repeat samples", n, spec.batch_size)
+        n = len(usable)
+        order_t = batch_order(spec, n)
 
         def decays(name: str, p: torch.nn.Parameter) -> bool:
             return p.ndim >= 2 and "embed" not in name and "wte" not in name and "wpe" not in name

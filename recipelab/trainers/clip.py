@@ -165,6 +165,17 @@ def _text_batch(ids: torch.Tensor, lengths: torch.Tensor, device: str) -> tuple[
     return ids.to(device, non_blocking=True), mask.to(device, non_blocking=True)
 
 
+def batch_order(spec: ProbeSpec, n: int) -> torch.Tensor:
+    """The fixed-compute sample stream of every task: ``steps x batch_size`` indices into the training draw of
+    ``n`` samples, seeded epochs back to back (same seed -> same batch order, so probes pair)."""
+    total = spec.steps * spec.batch_size
+    rng = np.random.default_rng([spec.seed, 2])
+    order = np.concatenate([rng.permutation(n) for _ in range(-(-total // n))])[:total]
+    if n < spec.batch_size:
+        log.warning("training draw %d < batch size %d: batches repeat samples", n, spec.batch_size)
+    return torch.from_numpy(order)
+
+
 def optimizer_and_schedule(
     spec: ProbeSpec, params: list[tuple[str, Any]], decays: Callable[[str, Any], bool]
 ) -> tuple[Any, Any]:
@@ -413,12 +424,8 @@ class ClipTrainer:
         px_t = torch.from_numpy(np.ascontiguousarray(pixels)).to(dev)
         ids_t, len_t = torch.from_numpy(ids), torch.from_numpy(lengths)
 
-        n, total = len(usable), spec.steps * spec.batch_size
-        rng = np.random.default_rng([spec.seed, 2])
-        order = np.concatenate([rng.permutation(n) for _ in range(-(-total // n))])[:total]
-        order_t = torch.from_numpy(order)
-        if n < spec.batch_size:
-            log.warning("training draw %d < batch size %d: batches repeat samples", n, spec.batch_size)
+        n = len(usable)
+        order_t = batch_order(spec, n)
 
         opt, sched = optimizer_and_schedule(
             spec, list(model.named_parameters()), lambda name, p: p.ndim >= 2 and "embedding" not in name

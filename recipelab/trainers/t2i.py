@@ -54,7 +54,14 @@ import torch
 
 from recipelab.data.sample import Sample
 from recipelab.trainers.base import ProbeError, ProbeResult, ProbeSpec
-from recipelab.trainers.clip import ClipTrainer, FittedClip, _text_batch, caption_of, optimizer_and_schedule
+from recipelab.trainers.clip import (
+    ClipTrainer,
+    FittedClip,
+    _text_batch,
+    batch_order,
+    caption_of,
+    optimizer_and_schedule,
+)
 from recipelab.trainers.metrics import retrieval_metrics
 from recipelab.trainers.tokenizer import ProbeTokenizer
 
@@ -137,6 +144,10 @@ def model_sections(spec: ProbeSpec) -> tuple[dict[str, Any], dict[str, Any], dic
         unknown = set(got) - set(known)
         if unknown:
             raise ProbeError(f"t2i probe: unknown {name} setting(s) {sorted(unknown)}")
+    if diff["prediction_type"] not in ("epsilon", "sample", "v_prediction"):
+        raise ProbeError(
+            f"t2i probe: prediction_type {diff['prediction_type']!r} is not epsilon, sample or v_prediction"
+        )
     return unet, text, diff, ref
 
 
@@ -341,16 +352,8 @@ class T2ITrainer(ClipTrainer):
         ids_t, len_t = torch.from_numpy(ids), torch.from_numpy(lengths)
         empty_t, empty_len_t = torch.from_numpy(empty_ids[0]), int(empty_len[0])
 
-        n, total = len(usable), spec.steps * spec.batch_size
-        rng = np.random.default_rng([spec.seed, 2])
-        order = np.concatenate([rng.permutation(n) for _ in range(-(-total // n))])[:total]
-        order_t = torch.from_numpy(order)
-        if n < spec.batch_size:
-            log.warning("training draw %d < batch size %d: batches repeat samples", n, spec.batch_size)
-        if d["prediction_type"] not in ("epsilon", "sample", "v_prediction"):
-            raise ProbeError(
-                f"t2i probe: prediction_type {d['prediction_type']!r} is not epsilon, sample or v_prediction"
-            )
+        n = len(usable)
+        order_t = batch_order(spec, n)
         noise_sched = DDPMScheduler(
             num_train_timesteps=int(d["train_timesteps"]),
             beta_schedule=d["beta_schedule"],
