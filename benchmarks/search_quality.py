@@ -37,9 +37,10 @@ from scipy import stats as sstats
 
 from recipelab.agent import analysis
 from recipelab.agent.loop import SearchLoop
-from recipelab.agent.state import SearchState, load_state
+from recipelab.agent.state import TEST_PURPOSE, SearchState, load_state
 from recipelab.config import SearchConfig
 from recipelab.data.benchmark import make_benchmark, oracle_ids
+from recipelab.evidence import MAX_SEEDS, compare
 from recipelab.executors import ProbeEnv, ProbeEnvConfig
 from recipelab.memory import Memory
 from recipelab.trainers.base import ProbeSpec
@@ -56,6 +57,30 @@ def commit() -> str:
         return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+#: Bump when search_config or oracle_scores change: what they measure is then no longer comparable.
+PROTOCOL = 1
+
+
+def search_code(sha: str) -> str:
+    """What made a search: the git tree of recipelab/ at ``sha``, plus this script's PROTOCOL.
+
+    A commit that only changes the reporting (this script's tables, README, results) keeps the same
+    search code, so its invocation reuses the searches and oracles measured before it instead of
+    spending hours re-running them. A dirty checkout has no known tree: only its own rows match.
+    """
+    if sha.endswith("-dirty") or sha == "unknown":
+        return f"{sha}/p{PROTOCOL}"
+    try:
+        out = subprocess.run(["git", "rev-parse", f"{sha}:recipelab"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return f"{sha}/p{PROTOCOL}"
+    return f"{out.stdout.strip()[:12]}/p{PROTOCOL}"
+
+
+def same_search_code(measured: str | None, sha: str) -> bool:
+    return measured is not None and (measured == sha or search_code(measured) == search_code(sha))
 
 
 def bench_dir(root: Path, scenario: str, size: int | None) -> Path:
@@ -86,7 +111,7 @@ def find_run(mem: Memory, cfg: SearchConfig, sha: str) -> dict[str, Any] | None:
     for r in mem.list_runs():
         c = dict(r.get("config") or {})
         c.pop("warm_start_sources", None)  # recorded by the loop at start
-        if c.pop("bench_commit", None) == sha and c == want:
+        if same_search_code(c.pop("bench_commit", None), sha) and c == want:
             return r
     return None
 
@@ -147,6 +172,21 @@ def anytime(state: SearchState, eval_oracle: float) -> list[dict[str, float]]:
     return points
 
 
+def test_values(mem: Memory, run_id: str) -> dict[str, dict[int, float]]:
+    """The end game's test-split scores per test seed: {"final"|"baseline": {seed: value}}."""
+    out: dict[str, dict[int, float]] = {"final": {}, "baseline": {}}
+    for e in mem.experiments(run_id, status="done"):
+        name = str(e.get("purpose") or "").removeprefix(TEST_PURPOSE)
+        if name in out and str(e.get("purpose")).startswith(TEST_PURPOSE) and e.get("primary_value") is not None:
+            out[name][int(e["seed"])] = float(e["primary_value"])
+    return out
+
+
+def per_seed(row: dict[str, Any], what: str) -> dict[int, float]:
+    """One row's test scores per test seed for "final", "baseline" or "oracle" (JSON keys are strings)."""
+    return {int(k): float(v) for k, v in (row.get("test_values") or {}).get(what, {}).items()}
+
+
 def probe_minutes(mem: Memory, run_id: str) -> float:
     return sum((e.get("wall_time_s") or 0.0) for e in mem.experiments(run_id) if e.get("cached_from") is None) / 60
 
@@ -176,8 +216,10 @@ def main() -> None:
     doc: Any = json.loads(jpath.read_text()) if jpath.exists() else {}
     if not isinstance(doc, dict) or doc.get("format") != 2:  # an older results file: start afresh
         doc = {"format": 2, "rows": [], "oracles": {}}
-    rows: list[dict[str, Any]] = [r for r in doc["rows"] if args.allow_stale or r["commit"] == sha]
-    doc["oracles"] = {k: v for k, v in doc["oracles"].items() if args.allow_stale or v.get("commit") == sha}
+    rows: list[dict[str, Any]] = [r for r in doc["rows"] if args.allow_stale or same_search_code(r["commit"], sha)]
+    doc["oracles"] = {
+        k: v for k, v in doc["oracles"].items() if args.allow_stale or same_search_code(v.get("commit"), sha)
+    }
     oracles = {k: v["scores"] for k, v in doc["oracles"].items()}
     ws = Workspace.open(args.root / "ws")
     mem = Memory(ws.memory_path)
@@ -199,9 +241,14 @@ def main() -> None:
                         print(f"{key}: no test result ({summary.get('reason')})", file=sys.stderr, flush=True)
                         continue
                     orc = oracle_scores(ws, bench, cfg, run["id"], oracles)
-                    doc["oracles"] = {k: {"scores": v, "commit": sha} for k, v in oracles.items()}
+                    doc["oracles"] = {
+                        k: {"scores": v, "commit": doc["oracles"].get(k, {}).get("commit", sha)}
+                        for k, v in oracles.items()
+                    }
                     f, b = float(test["final"]["mean"]), float(test["baseline"]["mean"])
                     o = float(np.mean(orc["test"]))
+                    values = test_values(mem, run["id"])
+                    values["oracle"] = {cfg.seed * 1000 + k: v for k, v in enumerate(orc["test"])}
                     state = load_state(mem, run["id"])
                     curve = anytime(state, float(np.mean(orc["eval"])))
                     best = summary.get("best") or {}
@@ -209,7 +256,8 @@ def main() -> None:
                     rows.append(
                         {
                             "scenario": scenario, "budget": budget, "strategy": strategy, "seed": seed,
-                            "run_id": run["id"], "commit": sha, "test_final": f, "test_no_filter": b,
+                            "run_id": run["id"], "commit": (run.get("config") or {}).get("bench_commit", sha),
+                            "written_by": sha, "test_values": values, "test_final": f, "test_no_filter": b,
                             "test_oracle": o, "gap_closed": (f - b) / (o - b) if o > b else None,
                             "eval_mean": best.get("eval_mean"), "kept": best.get("kept"), "pool": best.get("pool"),
                             "recipe": best.get("description"), "probes": summary.get("probes"),
@@ -227,14 +275,69 @@ def main() -> None:
     write_md(doc, args)
 
 
+def noise_section(by: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Paired differences in the test metric itself, and how much of their spread is test scoring.
+
+    The gap-closed table divides each seed's difference by that seed's own oracle gap, which is itself
+    measured with a few test seeds; here the denominator is pooled over search seeds, so it scales
+    every seed alike. Rows measured before per-test-seed values were recorded are left out.
+    """
+    agent = {r["seed"]: per_seed(r, "final") for r in by.get("agent", []) if per_seed(r, "final")}
+    gaps: dict[int, list[float]] = {}
+    for rs in by.values():
+        for r in rs:
+            o, b = per_seed(r, "oracle"), per_seed(r, "baseline")
+            common = sorted(set(o) & set(b))
+            if common and r["seed"] not in gaps:
+                gaps[r["seed"]] = [o[k] - b[k] for k in common]
+    if not agent or not gaps:
+        return []
+    pooled = float(np.mean([np.mean(g) for g in gaps.values()]))
+    out = [
+        "",
+        f"Oracle gap on test (oracle - no filter, mean over test seeds): {pooled:.4f} pooled over search seeds "
+        f"({', '.join(f'seed {s}: {np.mean(g):.4f}' for s, g in sorted(gaps.items()))}). Below, agent - baseline "
+        "strategy in the test metric itself, per search seed averaged over its test seeds; gap units divide by "
+        "the pooled oracle gap. Test-scoring sd: what the per-seed difference would vary by from the test "
+        "probes' own seed noise alone (share: of the between-seed variance). Seeds to separate: search seeds "
+        "at which this mean and sd would give a 90% interval that excludes 0.",
+        "",
+        "| paired difference (test metric) | seeds | mean | 90% interval | in gap units | verdict "
+        "| between-seed sd | test-scoring sd (share) | seeds to separate |",
+        "|---|---:|---:|---|---|---|---:|---:|---:|",
+    ]
+    for s, rs in by.items():
+        if s == "agent":
+            continue
+        other = {r["seed"]: per_seed(r, "final") for r in rs if per_seed(r, "final")}
+        c = compare(agent, other)
+        if c is None or c.n < 2:
+            continue
+        g = c.scaled(1 / pooled) if pooled > 0 else None
+        verdict = {"A beats B": "agent beats it", "B beats A": "it beats the agent"}.get(c.verdict, c.verdict)
+        share = c.scoring_share
+        scoring = "n/a" if c.scoring_sd is None else f"{c.scoring_sd:.4f} ({share:.0%})"
+        need = c.seeds_needed()
+        out.append(
+            f"| agent - {s} | {c.n} | {c.mean:+.4f} | [{c.lo:+.4f}, {c.hi:+.4f}] | "
+            + (f"{g.mean:+.2f} [{g.lo:+.2f}, {g.hi:+.2f}]" if g else "n/a")
+            + f" | {verdict} | {c.sd:.4f} | {scoring} | "
+            + ("n/a" if need is None else f"> {MAX_SEEDS}" if need > MAX_SEEDS else str(need))
+            + " |"
+        )
+    return out
+
+
 def write_md(doc: dict[str, Any], args: argparse.Namespace) -> None:
     rows = doc["rows"]
     commits = sorted({r["commit"] for r in rows})
+    writers = sorted({r.get("written_by", r["commit"]) for r in rows})
     lines = [
         "# Search quality: strategies over search seeds and scenarios",
         "",
-        f"Commit(s): {', '.join(commits) or '-'}. Written by `benchmarks/search_quality.py` (one invocation per "
-        f"commit; finished searches are reused from the memory). Test seeds per search: {args.test_seeds}. "
+        f"Searches measured at commit(s): {', '.join(commits) or '-'}; table written at {', '.join(writers) or '-'} "
+        "by `benchmarks/search_quality.py` in one invocation (finished searches are reused from the memory when "
+        f"the search code, recipelab/, is the same). Test seeds per search: {args.test_seeds}. "
         "Gap closed = (final - no filter) / (oracle - no filter) on the test split; the oracle is the clean pool "
         "with exact-duplicate clean captions collapsed, same probe settings and test seeds. Paired differences "
         "agent - baseline strategy are over search seeds (same seeds, same test seeds), with a 90% t interval; "
@@ -278,6 +381,7 @@ def write_md(doc: dict[str, Any], args: argparse.Namespace) -> None:
             if comp:
                 lines += ["", "| paired difference (gap closed) | seeds | mean | 90% interval | verdict |",
                           "|---|---:|---:|---|---|", *comp]  # fmt: skip
+            lines += noise_section(by)
             lines += ["", "| strategy | seed | gap closed | test final | no filter | oracle | kept | recipe |",
                       "|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
             for r in sorted(sel, key=lambda r: (STRATEGIES.index(r["strategy"]), r["seed"])):
