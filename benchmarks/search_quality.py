@@ -248,6 +248,8 @@ def main() -> None:
                     f, b = float(test["final"]["mean"]), float(test["baseline"]["mean"])
                     o = float(np.mean(orc["test"]))
                     values = test_values(mem, run["id"])
+                    if not values["baseline"] and not (summary.get("best") or {}).get("choices"):
+                        values["baseline"] = values["final"]  # final is no filter: one probe per seed served both
                     values["oracle"] = {cfg.seed * 1000 + k: v for k, v in enumerate(orc["test"])}
                     state = load_state(mem, run["id"])
                     curve = anytime(state, float(np.mean(orc["eval"])))
@@ -316,7 +318,8 @@ def noise_section(by: dict[str, list[dict[str, Any]]]) -> list[str]:
         g = c.scaled(1 / pooled) if pooled > 0 else None
         verdict = {"A beats B": "agent beats it", "B beats A": "it beats the agent"}.get(c.verdict, c.verdict)
         share = c.scoring_share
-        scoring = "n/a" if c.scoring_sd is None else f"{c.scoring_sd:.4f} ({share:.0%})"
+        scoring = "n/a" if c.scoring_sd is None else f"{c.scoring_sd:.4f}"
+        scoring += "" if share is None else f" ({share:.0%})"
         need = c.seeds_needed()
         out.append(
             f"| agent - {s} | {c.n} | {c.mean:+.4f} | [{c.lo:+.4f}, {c.hi:+.4f}] | "
