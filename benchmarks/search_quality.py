@@ -154,9 +154,11 @@ def oracle_scores(ws: Workspace, bench: Path, cfg: SearchConfig, run_id: str, ca
     return out
 
 
-def anytime(state: SearchState, eval_oracle: float) -> list[dict[str, float]]:
-    """Eval gap closed of the end game's choice after each probe (see the module docstring)."""
+def anytime(state: SearchState, eval_oracle: float, seconds: dict[int, float]) -> list[dict[str, float]]:
+    """Eval gap closed of the end game's choice after each probe, with the probe minutes spent so far
+    (see the module docstring and `probe_seconds`)."""
     trials = sorted(state.trials, key=lambda t: t.id)
+    spent = np.cumsum([seconds.get(t.id, 0.0) for t in trials]) / 60
     base = analysis.baseline(state)
     if base is None:
         return []
@@ -168,7 +170,7 @@ def anytime(state: SearchState, eval_oracle: float) -> list[dict[str, float]]:
             continue
         best = ranked[0][0]
         gap = (best.mean - base.mean) / (eval_oracle - base.mean) if eval_oracle > base.mean else float("nan")
-        points.append({"probes": k, "eval_gap": gap})
+        points.append({"probes": k, "minutes": float(spent[k - 1]), "eval_gap": gap})
     return points
 
 
@@ -187,8 +189,21 @@ def per_seed(row: dict[str, Any], what: str) -> dict[int, float]:
     return {int(k): float(v) for k, v in (row.get("test_values") or {}).get(what, {}).items()}
 
 
-def probe_minutes(mem: Memory, run_id: str) -> float:
-    return sum((e.get("wall_time_s") or 0.0) for e in mem.experiments(run_id) if e.get("cached_from") is None) / 60
+def probe_seconds(mem: Memory, run_id: str) -> dict[int, float]:
+    """Each of a run's probes' compute in seconds: its own wall time, or for a cache hit the wall time of
+    the probe it reused. Searches of several strategies share one probe cache, so a search that replays
+    probes another run made first still needed that compute; counting it keeps strategies comparable
+    whatever order they ran in."""
+    out: dict[int, float] = {}
+    for e in mem.experiments(run_id):
+        src, wall = e.get("cached_from"), e.get("wall_time_s")
+        for _ in range(8):  # a cache hit points at the probe that ran; follow a short chain to be safe
+            if src is None:
+                break
+            orig = mem.get_experiment(int(src)) or {}
+            src, wall = orig.get("cached_from"), orig.get("wall_time_s")
+        out[int(e["id"])] = float(wall or 0.0)
+    return out
 
 
 def paired_interval(diffs: list[float], conf: float = 0.9) -> tuple[float, float, float]:
@@ -252,7 +267,8 @@ def main() -> None:
                         values["baseline"] = values["final"]  # final is no filter: one probe per seed served both
                     values["oracle"] = {cfg.seed * 1000 + k: v for k, v in enumerate(orc["test"])}
                     state = load_state(mem, run["id"])
-                    curve = anytime(state, float(np.mean(orc["eval"])))
+                    seconds = probe_seconds(mem, run["id"])
+                    curve = anytime(state, float(np.mean(orc["eval"])), seconds)
                     best = summary.get("best") or {}
                     reach = next((p["probes"] for p in curve if p["eval_gap"] >= 0.8), None)
                     rows.append(
@@ -263,7 +279,10 @@ def main() -> None:
                             "test_oracle": o, "gap_closed": (f - b) / (o - b) if o > b else None,
                             "eval_mean": best.get("eval_mean"), "kept": best.get("kept"), "pool": best.get("pool"),
                             "recipe": best.get("description"), "probes": summary.get("probes"),
-                            "probe_minutes": probe_minutes(mem, run["id"]), "anytime": curve,
+                            "probe_minutes": sum(seconds.values()) / 60, "anytime": curve,
+                            "minutes_to_0.8_eval_gap": next(
+                                (p["minutes"] for p in curve if p["eval_gap"] >= 0.8), None
+                            ),
                             "probes_to_0.8_eval_gap": reach, "minutes": (time.time() - t0) / 60,
                         }
                     )  # fmt: skip
@@ -331,6 +350,43 @@ def noise_section(by: dict[str, list[dict[str, Any]]]) -> list[str]:
     return out
 
 
+def plot_anytime(rows: list[dict[str, Any]], path: Path) -> None:
+    """Best-so-far (eval gap closed of the end game's choice) against probes and probe minutes, one line
+    per strategy (mean over search seeds), one row of panels per scenario and budget."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sections = list(dict.fromkeys((r["scenario"], r["budget"]) for r in rows))
+    if not sections:
+        return
+    fig, axes = plt.subplots(len(sections), 2, figsize=(11, 3.6 * len(sections)), squeeze=False)
+    for (scenario, budget), (ax_p, ax_m) in zip(sections, axes, strict=True):
+        for s in STRATEGIES:
+            curves = [r["anytime"] for r in rows if (r["scenario"], r["budget"], r["strategy"]) ==
+                      (scenario, budget, s) and r.get("anytime")]  # fmt: skip
+            if not curves:
+                continue
+            n = min(len(c) for c in curves)
+            gap = np.nanmean([[p["eval_gap"] for p in c[:n]] for c in curves], axis=0)
+            probes = [p["probes"] for p in curves[0][:n]]
+            (line,) = ax_p.plot(probes, gap, label=f"{s} ({len(curves)} seeds)")
+            for c in curves:
+                if all("minutes" in p for p in c):
+                    ax_m.plot([p["minutes"] for p in c], [p["eval_gap"] for p in c], color=line.get_color(), lw=0.8)
+        for ax, xl in ((ax_p, "probes used"), (ax_m, "probe minutes (one line per search seed)")):
+            ax.axhline(1.0, color="grey", ls="--", lw=0.8)
+            ax.axhline(0.8, color="grey", ls=":", lw=0.8)
+            ax.set_xlabel(xl)
+            ax.set_ylabel("eval gap closed (best so far)")
+            ax.set_title(f"{scenario}, budget {budget}")
+        ax_p.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def write_md(doc: dict[str, Any], args: argparse.Namespace) -> None:
     rows = doc["rows"]
     commits = sorted({r["commit"] for r in rows})
@@ -354,8 +410,8 @@ def write_md(doc: dict[str, Any], args: argparse.Namespace) -> None:
                 f"## {scenario}, budget {budget}",
                 "",
                 "| strategy | seeds | gap closed (mean ± sd) | test final | probes to 0.8 eval gap (median) "
-                "| probe min (mean) |",
-                "|---|---:|---:|---:|---:|---:|",
+                "| probe min to 0.8 eval gap (median) | probe min (mean) |",
+                "|---|---:|---:|---:|---:|---:|---:|",
             ]
             by = {s: sorted((r for r in sel if r["strategy"] == s), key=lambda r: r["seed"]) for s in STRATEGIES}
             for s, rs in by.items():
@@ -363,10 +419,12 @@ def write_md(doc: dict[str, Any], args: argparse.Namespace) -> None:
                 if not g:
                     continue
                 reach = [r["probes_to_0.8_eval_gap"] for r in rs if r["probes_to_0.8_eval_gap"] is not None]
+                mins = [r["minutes_to_0.8_eval_gap"] for r in rs if r.get("minutes_to_0.8_eval_gap") is not None]
                 sd = f" ± {np.std(g, ddof=1):.2f}" if len(g) > 1 else ""
                 lines.append(
                     f"| {s} | {len(g)} | {np.mean(g):.2f}{sd} | {np.mean([r['test_final'] for r in rs]):.4f} | "
                     f"{(np.median(reach) if reach else float('nan')):.0f} ({len(reach)}/{len(rs)} reached) | "
+                    f"{(np.median(mins) if mins else float('nan')):.1f} | "
                     f"{np.mean([r['probe_minutes'] for r in rs]):.1f} |"
                 )
             agent = {r["seed"]: r for r in by.get("agent", []) if r["gap_closed"] is not None}
@@ -394,6 +452,14 @@ def write_md(doc: dict[str, Any], args: argparse.Namespace) -> None:
                     f"{r['test_oracle']:.4f} | {r['kept']}/{r['pool']} | {r['recipe']} |"
                 )
             lines.append("")
+    plot = args.out.with_name(args.out.name + "_anytime.png")
+    plot_anytime(rows, plot)
+    lines.insert(
+        4,
+        f"![anytime quality]({plot.name}) Anytime quality: `{plot.name}` (eval gap closed of the end game's choice "
+        "after each probe, against probes and probe minutes; a cache hit counts the minutes of the probe it "
+        "reused). Probe min: all of a search's probes, test scoring included.\n",
+    )
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
