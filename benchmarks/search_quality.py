@@ -13,8 +13,10 @@ This is optimistic for every strategy alike (the chosen mean carries the winner'
 strategies' speed, not their final quality; the final quality is the test-split gap.
 
 Resumable: finished searches are found in the workspace memory (same scenario, budget, strategy, seed,
-probe settings and commit) and reused; an interrupted one is resumed. Every row records the commit it
-was measured with; rows from another commit are re-run unless --allow-stale.
+probe settings and search code: the git tree of recipelab/, so a commit that changes only reporting
+reuses them) and reused; an interrupted one is resumed. Every row records the commit that measured its
+search and the one that wrote it; a row whose run is in the memory is re-derived by the invocation that
+writes the table; rows made by other search code are re-run unless --allow-stale.
 
 Run by hand (hours): `python benchmarks/search_quality.py --scenarios mixed-6,default --seeds 3 --budget 16`.
 Writes benchmarks/results/search_quality.{json,md}.
@@ -245,10 +247,14 @@ def main() -> None:
             for seed in range(args.seeds):
                 for strategy in args.strategies.split(","):
                     key = (scenario, budget, strategy, seed)
-                    if any((r["scenario"], r["budget"], r["strategy"], r["seed"]) == key for r in rows):
-                        continue
                     t0 = time.time()
                     cfg = search_config(bench, strategy, seed, budget, args.test_seeds)
+                    old = [r for r in rows if (r["scenario"], r["budget"], r["strategy"], r["seed"]) == key]
+                    found = find_run(mem, cfg, sha)
+                    if old and not (found and found["status"] == "done"):
+                        continue  # measured before, and this memory does not hold the run: keep the row as it is
+                    # Re-derive the row from the memory, so every row of the table comes from this invocation.
+                    rows = [r for r in rows if r not in old]
                     run = run_search(ws, mem, cfg, sha)
                     summary = run.get("summary") or {}
                     test = summary.get("test") or {}
