@@ -199,6 +199,30 @@ class ApplyResult:
         return int(self.kept.sum())
 
 
+def prune_noops(recipe: Recipe, result: ApplyResult) -> tuple[Recipe, list[str]]:
+    """``recipe`` without the filters and deduplicators that removed nothing where they stand.
+
+    ``result`` is ``recipe`` applied to a pool. An op that removed nothing leaves the kept set it was
+    given unchanged, so every later op sees the same input and the pool keeps exactly the same samples
+    without it. Searches end with such ops (a tuned threshold beyond every value, a deduplicator after
+    another one that caught the same groups), and a recipe a person reads should not carry them.
+    Mappers change text and are never dropped, nor is an op a rank band refers to (the band restricts the
+    pool apart from the op's thresholds). Returns the pruned copy and the dropped op names, in order.
+    """
+    if len(result.removed) != len(recipe.process):
+        raise ValueError(f"{len(result.removed)} removal counts for a recipe of {len(recipe.process)} ops")
+    banded = {b.get("op") for b in recipe.extra.get("rank_bands") or []}
+    kept_ops: list[OpSpec] = []
+    dropped: list[str] = []
+    for op, (name, removed) in zip(recipe.process, result.removed, strict=True):
+        cls = get_op_class(op.name)
+        if removed == 0 and issubclass(cls, (Filter, Deduplicator)) and op.name not in banded and name == op.name:
+            dropped.append(op.name)
+        else:
+            kept_ops.append(op)
+    return recipe.model_copy(update={"process": kept_ops}, deep=True), dropped
+
+
 def apply_ops(
     ops: Sequence[Operator], stats: Sequence[Stats | None], n: int, keep: np.ndarray | None = None
 ) -> ApplyResult:

@@ -9,7 +9,7 @@ import yaml
 
 from recipelab.data import read_dataset
 from recipelab.operators.stats import StatsCache, compute_pipeline_stats
-from recipelab.recipes import Recipe, RecipeError, apply_ops
+from recipelab.recipes import ApplyResult, Recipe, RecipeError, apply_ops, prune_noops
 
 RECIPE = """
 project_name: t
@@ -158,3 +158,31 @@ def test_new_fidelity_params_at_defaults_keep_fingerprints() -> None:
 
     old = json.dumps([["text_length_filter", {"min_len": 3, "max_len": sys.maxsize}]], sort_keys=True)
     assert a.fingerprint() == hashlib.sha256(old.encode()).hexdigest()[:16]
+
+
+def test_prune_noops_drops_only_filters_and_dedups_that_removed_nothing() -> None:
+    recipe = Recipe.from_dj(
+        {
+            "process": [
+                {"text_length_filter": {"min_len": 0}},
+                {"whitespace_normalization_mapper": {}},
+                {"document_deduplicator": {}},
+                {"words_num_filter": {"min_num": 3}},
+            ],
+            "rank_bands": [{"op": "words_num_filter", "param": "min_num"}],
+        }
+    )
+    result = ApplyResult(
+        kept=np.ones(4, dtype=bool),
+        removed=[("text_length_filter", 0), ("whitespace_normalization_mapper", 0), ("document_deduplicator", 2),
+                 ("words_num_filter", 0)],
+        seconds=0.0,
+    )  # fmt: skip
+    pruned, dropped = prune_noops(recipe, result)
+    assert dropped == ["text_length_filter"]  # the mapper changes text; the banded op shapes the pool
+    assert [op.name for op in pruned.process] == [
+        "whitespace_normalization_mapper", "document_deduplicator", "words_num_filter"
+    ]  # fmt: skip
+    assert [op.name for op in recipe.process][0] == "text_length_filter"  # the input is not changed
+    with pytest.raises(ValueError, match="removal counts"):
+        prune_noops(recipe, ApplyResult(kept=np.ones(4, dtype=bool), removed=[], seconds=0.0))

@@ -20,6 +20,7 @@ from recipelab.agent.recorder import ProbeRecorder
 from recipelab.agent.state import SearchState, scoring_purpose
 from recipelab.agent.surrogate import prediction_quality
 from recipelab.export import export_recipe
+from recipelab.recipes import prune_noops
 
 
 @dataclass
@@ -81,14 +82,25 @@ class EndGame:
             "eval_ci90": [round(lo, 5), round(hi, 5)],
             "seeds": best.n,
         }
+        kept = space.apply(recipe)
+        probed = recipe.describe()
+        pruned, dropped = prune_noops(recipe, kept)
+        if dropped:  # the same kept set, checked, with fewer ops for a person to read
+            check = space.apply(pruned)
+            if np.array_equal(check.kept, kept.kept):
+                recipe, kept = pruned, check
+                recipe.extra["recipelab"]["dropped_noops"] = dropped
+            else:
+                dropped = []
         recipe.save(self.full_recipe_path)
         export = export_recipe(
             recipe, self.best_recipe_path, dataset=space.ds, cache=space.cache, provenance=recipe.extra["recipelab"]
         )
-        kept = space.apply(recipe)
         summary["best"] = {
             "recipe_fp": best.recipe_fp,
             "description": recipe.describe(),
+            "probed_description": probed,
+            "dropped_noops": dropped,
             "purpose": best.purpose,
             "eval_mean": best.mean,
             "eval_ci90": [lo, hi],
@@ -115,6 +127,11 @@ class EndGame:
                 f"final recipe: {recipe.describe()} — eval {best.mean:.4f} "
                 f"(90% CI {lo:.4f}..{hi:.4f}, {best.n} seeds), "
                 f"chosen by lower confidence bound {lcb:.4f}"
+                + (
+                    f"; dropped {len(dropped)} op(s) that removed nothing ({', '.join(dropped)}), same kept samples"
+                    if dropped
+                    else ""
+                )
             ),
             summary["best"],
         )

@@ -9,8 +9,9 @@ from recipelab.agent.endgame import EndGame
 from recipelab.agent.plan import OpChoice, ParamValue
 from recipelab.memory import Memory
 
-SHAPE = [OpChoice(op="image_shape_filter", params=[ParamValue(name="min_width", value=8)])]
-LENGTH = [OpChoice(op="text_length_filter", params=[ParamValue(name="min_len", value=5)])]
+# Both remove some of the tiny bench (an op that removes nothing is dropped from the final recipe).
+SHAPE = [OpChoice(op="image_shape_filter", params=[ParamValue(name="min_width", value=24)])]
+LENGTH = [OpChoice(op="text_length_filter", params=[ParamValue(name="min_len", value=40)])]
 
 
 def _record(mem: Memory, rid: str, choices: list[OpChoice], purpose: str, values: list[float], space) -> None:  # noqa: ANN001
@@ -83,3 +84,20 @@ def test_test_scoring_pairs_final_and_baseline_on_the_same_seeds(synthetic_loop,
     assert all((e["spec"] or {}).get("split") == "test" for e in rows)
     assert res["gain"] == res["final"]["mean"] - res["baseline"]["mean"]
     assert loop.state().used == 0  # test scoring spends nothing of the search budget
+
+
+def test_ops_that_removed_nothing_are_dropped_from_the_final_recipe(synthetic_loop) -> None:  # noqa: ANN001
+    loop = synthetic_loop(budget_probes=20, test_seeds=0)
+    loop.prepare()
+    mem, rid, space = loop.mem, loop.run_id, loop.space
+    noop = OpChoice(op="text_length_filter", params=[ParamValue(name="min_len", value=0)])
+    _record(mem, rid, [], "baseline", [0.40, 0.42], space)
+    _record(mem, rid, [*SHAPE, noop], "screen:shape+noop", [0.60, 0.61], space)
+    out = _endgame(loop).finish(loop.state(), "test", 1.0)
+    best = out.summary["best"]
+    assert best["dropped_noops"] == ["text_length_filter"]
+    assert "text_length_filter" in best["probed_description"] and "text_length_filter" not in best["description"]
+    assert best["kept"] == space.apply(space.to_recipe(SHAPE)).n_kept < space.n  # same samples, fewer ops
+    for path in (loop.ws.best_recipe_path(rid), loop.ws.full_recipe_path(rid)):
+        assert [next(iter(p)) for p in yaml.safe_load(path.read_text())["process"]] == ["image_shape_filter"]
+    assert any("dropped 1 op(s) that removed nothing" in e["message"] for e in mem.events(rid))
