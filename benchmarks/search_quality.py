@@ -25,8 +25,8 @@ Writes benchmarks/results/search_quality.{json,md}.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import math
 import subprocess
 import sys
 import time
@@ -35,14 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats as sstats
 
 from recipelab.agent import analysis
 from recipelab.agent.loop import SearchLoop
-from recipelab.agent.state import TEST_PURPOSE, SearchState, load_state
+from recipelab.agent.state import SearchState, load_state, scoring_purpose
 from recipelab.config import SearchConfig
 from recipelab.data.benchmark import make_benchmark, oracle_ids
-from recipelab.evidence import MAX_SEEDS, compare
+from recipelab.evidence import MAX_SEEDS, compare, t_half_width
 from recipelab.executors import ProbeEnv, ProbeEnvConfig
 from recipelab.memory import Memory
 from recipelab.trainers.base import ProbeSpec
@@ -65,12 +64,14 @@ def commit() -> str:
 PROTOCOL = 1
 
 
+@functools.cache
 def search_code(sha: str) -> str:
     """What made a search: the git tree of recipelab/ at ``sha``, plus this script's PROTOCOL.
 
     A commit that only changes the reporting (this script's tables, README, results) keeps the same
     search code, so its invocation reuses the searches and oracles measured before it instead of
     spending hours re-running them. A dirty checkout has no known tree: only its own rows match.
+    Cached: a commit's tree never changes, and every run in the memory is compared for every search.
     """
     if sha.endswith("-dirty") or sha == "unknown":
         return f"{sha}/p{PROTOCOL}"
@@ -118,9 +119,9 @@ def find_run(mem: Memory, cfg: SearchConfig, sha: str) -> dict[str, Any] | None:
     return None
 
 
-def run_search(ws: Workspace, mem: Memory, cfg: SearchConfig, sha: str) -> dict[str, Any]:
-    """Reuse a finished run, resume an interrupted one, or start one; returns the run row."""
-    row = find_run(mem, cfg, sha)
+def run_search(ws: Workspace, mem: Memory, cfg: SearchConfig, sha: str, row: dict[str, Any] | None) -> dict[str, Any]:
+    """Reuse a finished run, resume an interrupted one (``row``: `find_run`'s answer), or start one; returns
+    the run row."""
     if row is not None and row["status"] == "done":
         return row
     if row is not None:
@@ -178,12 +179,14 @@ def anytime(state: SearchState, eval_oracle: float, seconds: dict[int, float]) -
 
 def test_values(mem: Memory, run_id: str) -> dict[str, dict[int, float]]:
     """The end game's test-split scores per test seed: {"final"|"baseline": {seed: value}}."""
-    out: dict[str, dict[int, float]] = {"final": {}, "baseline": {}}
-    for e in mem.experiments(run_id, status="done"):
-        name = str(e.get("purpose") or "").removeprefix(TEST_PURPOSE)
-        if name in out and str(e.get("purpose")).startswith(TEST_PURPOSE) and e.get("primary_value") is not None:
-            out[name][int(e["seed"])] = float(e["primary_value"])
-    return out
+    return {
+        name: {
+            int(e["seed"]): float(e["primary_value"])
+            for e in mem.experiments(run_id, status="done", purpose=scoring_purpose(name))
+            if e.get("primary_value") is not None
+        }
+        for name in ("final", "baseline")
+    }
 
 
 def per_seed(row: dict[str, Any], what: str) -> dict[int, float]:
@@ -212,7 +215,7 @@ def paired_interval(diffs: list[float], conf: float = 0.9) -> tuple[float, float
     d = np.asarray(diffs, dtype=float)
     if len(d) < 2:
         return float(d.mean()) if len(d) else float("nan"), float("nan"), float("nan")
-    half = float(sstats.t.ppf(0.5 + conf / 2, len(d) - 1)) * float(d.std(ddof=1)) / math.sqrt(len(d))
+    half = t_half_width(float(d.std(ddof=1)), len(d), conf)
     return float(d.mean()), float(d.mean()) - half, float(d.mean()) + half
 
 
@@ -255,7 +258,7 @@ def main() -> None:
                         continue  # measured before, and this memory does not hold the run: keep the row as it is
                     # Re-derive the row from the memory, so every row of the table comes from this invocation.
                     rows = [r for r in rows if r not in old]
-                    run = run_search(ws, mem, cfg, sha)
+                    run = run_search(ws, mem, cfg, sha, found)
                     summary = run.get("summary") or {}
                     test = summary.get("test") or {}
                     if not (test.get("final") or {}).get("mean"):
@@ -309,7 +312,8 @@ def noise_section(by: dict[str, list[dict[str, Any]]]) -> list[str]:
     measured with a few test seeds; here the denominator is pooled over search seeds, so it scales
     every seed alike. Rows measured before per-test-seed values were recorded are left out.
     """
-    agent = {r["seed"]: per_seed(r, "final") for r in by.get("agent", []) if per_seed(r, "final")}
+    finals = {s: {r["seed"]: v for r in rs if (v := per_seed(r, "final"))} for s, rs in by.items()}
+    agent = finals.get("agent", {})
     gaps: dict[int, list[float]] = {}
     for rs in by.values():
         for r in rs:
@@ -333,11 +337,10 @@ def noise_section(by: dict[str, list[dict[str, Any]]]) -> list[str]:
         "| between-seed sd | test-scoring sd (share) | seeds to separate |",
         "|---|---:|---:|---|---|---|---:|---:|---:|",
     ]
-    for s, rs in by.items():
+    for s in by:
         if s == "agent":
             continue
-        other = {r["seed"]: per_seed(r, "final") for r in rs if per_seed(r, "final")}
-        c = compare(agent, other)
+        c = compare(agent, finals[s])
         if c is None or c.n < 2:
             continue
         g = c.scaled(1 / pooled) if pooled > 0 else None
