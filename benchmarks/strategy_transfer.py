@@ -22,10 +22,12 @@ Writes benchmarks/results/strategy_transfer_<scenario>.{json,md}.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ import search_quality as sq  # noqa: E402  (the searches, their configs and the 
 
 from recipelab.agent.space import PoolSpace  # noqa: E402
 from recipelab.agent.transfer import scaled_spec  # noqa: E402
+from recipelab.config import SearchConfig  # noqa: E402
 from recipelab.data.benchmark import oracle_ids  # noqa: E402
 from recipelab.evidence import compare  # noqa: E402
 from recipelab.executors import ProbeEnv, ProbeEnvConfig  # noqa: E402
@@ -48,16 +51,26 @@ from recipelab.workspace import Workspace  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 
 
-def ids_key(ids: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
+@dataclass
+class Job:
+    """One pool to train at scale: a strategy's final recipe (``row``: its results row) or a reference pool."""
+
+    seed: int  # the search seed; its test seeds are seed*1000 + k
+    label: str
+    ids: list[str]
+    row: dict[str, Any] | None = None
+
+    @functools.cached_property
+    def fp(self) -> str:
+        """What the pool trains on, whatever recipe kept it: the key of its cached scores."""
+        return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()[:16]
 
 
 def final_recipe(mem: Memory, run_id: str) -> Recipe | None:
     """The recipe the run's end game scored on the test split (what the user would get)."""
     for e in mem.experiments(run_id, status="done", purpose="test:final"):
-        if e.get("recipe"):
-            r = e["recipe"]
-            return Recipe.from_dj(json.loads(r) if isinstance(r, str) else r, source=f"run {run_id}")
+        if e.get("recipe"):  # the memory decodes it
+            return Recipe.from_dj(e["recipe"], source=f"run {run_id}")
     return None
 
 
@@ -85,13 +98,8 @@ def main() -> None:
     bench = sq.bench_dir(args.root, args.scenario, None)
     strategies = args.strategies.split(",")
 
-    # Every (search seed, strategy) with its finished run and kept ids; the reference pools per seed.
-    jobs: list[tuple[int, str, list[str], dict[str, Any]]] = []
-    env: ProbeEnv | None = None
-    space: PoolSpace | None = None
-    spec: dict[str, Any] = {}
-    about: dict[str, Any] = {}
-    rows: list[dict[str, Any]] = []
+    # Every (search seed, strategy) with its finished run and final recipe.
+    found: list[tuple[int, str, SearchConfig, dict[str, Any], Recipe]] = []
     for seed in range(args.seeds):
         for strategy in strategies:
             cfg = sq.search_config(bench, strategy, seed, args.budget, args.test_seeds)
@@ -103,64 +111,67 @@ def main() -> None:
             if recipe is None:
                 print(f"[{strategy} seed {seed}] run {run['id']} has no test:final recipe: skipped", flush=True)
                 continue
-            if env is None:
-                env = ProbeEnv.from_config(ProbeEnvConfig.for_run(cfg, ws, run["id"]), quiet=True)
-                space = PoolSpace(env.pool, ws.stats_cache(), ops=None, quiet=True)
-                base = {"task": cfg.task, "train_size": max(64, len(env.pool) // 3), **cfg.probe.spec_overrides()}
-                spec, about = scaled_spec(base, args.data_scale, args.model_scale)
-            assert space is not None and env is not None
-            kept = space.apply(recipe).kept_indices
-            ids = [env.pool.samples[i].id for i in kept]
-            pvals = sq.test_values(mem, run["id"])["final"]
-            rows.append(
-                {"seed": seed, "strategy": strategy, "run_id": run["id"], "commit": (run.get("config") or {}).get(
-                    "bench_commit"), "recipe": recipe.describe(), "kept": len(ids), "probe_test": pvals}
-            )  # fmt: skip
-            jobs.append((seed, strategy, ids, rows[-1]))
-        if env is not None and not args.no_reference:
-            every = [s.id for s in env.pool.samples]
-            keep = set(oracle_ids(bench))
-            jobs.append((seed, "no filter", every, {}))
-            jobs.append((seed, "oracle", [s.id for s in env.pool.samples if s.id in keep], {}))
-    if env is None:
+            found.append((seed, strategy, cfg, run, recipe))
+    if not found:
         sys.exit("no finished searches found: run benchmarks/search_quality.py with the same options first")
+    cfg0, run0 = found[0][2], found[0][3]
+    env = ProbeEnv.from_config(ProbeEnvConfig.for_run(cfg0, ws, run0["id"]), quiet=True)
+    # Only the ops of the final recipes (their stats are cached since the searches), as `transfer_run` does.
+    ops = sorted({op.name for *_, recipe in found for op in recipe.process})
+    space = PoolSpace(env.pool, ws.stats_cache(), ops=ops, quiet=True)
+    base = {"task": cfg0.task, "train_size": max(64, len(env.pool) // 3), **cfg0.probe.spec_overrides()}
+    spec, about = scaled_spec(base, args.data_scale, args.model_scale)
     spec_fp = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-    todo = [
-        (seed, label, ids, k)
-        for k in range(args.scale_seeds)
-        for seed, label, ids, _ in jobs
-        if f"{ids_key(ids)}:{spec_fp}:{seed * 1000 + k}" not in scores
-    ]
+
+    def key(job: Job, k: int) -> str:
+        return f"{job.fp}:{spec_fp}:{job.seed * 1000 + k}"
+
+    # The jobs: each final recipe's kept ids (row: its results row), and the reference pools per seed.
+    rows: list[dict[str, Any]] = []
+    jobs: list[Job] = []
+    for seed, strategy, _, run, recipe in found:
+        ids = [env.pool.samples[i].id for i in space.apply(recipe).kept_indices]
+        rows.append(
+            {"seed": seed, "strategy": strategy, "run_id": run["id"], "commit": (run.get("config") or {}).get(
+                "bench_commit"), "recipe": recipe.describe(), "kept": len(ids),
+             "probe_test": sq.test_values(mem, run["id"])["final"]}
+        )  # fmt: skip
+        jobs.append(Job(seed, strategy, ids, rows[-1]))
+    if not args.no_reference:
+        every = [s.id for s in env.pool.samples]
+        keep = set(oracle_ids(bench))
+        clean = [s.id for s in env.pool.samples if s.id in keep]
+        for seed in sorted({j.seed for j in jobs}):
+            jobs += [Job(seed, "no filter", every), Job(seed, "oracle", clean)]
+    todo = [(job, k) for k in range(args.scale_seeds) for job in jobs if key(job, k) not in scores]
     print(f"{len(todo)} scale-up probe(s) to run ({spec['steps']} steps, up to {spec['train_size']} samples)")
-    for n, (seed, label, ids, k) in enumerate(todo, 1):
+    for n, (job, k) in enumerate(todo, 1):
         t0 = time.time()
-        ps = ProbeSpec(
-            **{**spec, "train_ids": ids, "train_size": min(int(spec["train_size"]), len(ids)), "seed": seed * 1000 + k}
-        )
+        seed = job.seed * 1000 + k
+        size = min(int(spec["train_size"]), len(job.ids))
+        ps = ProbeSpec(**{**spec, "train_ids": job.ids, "train_size": size, "seed": seed})
         fitted = env.trainer.fit(ps, env.pool.samples)
         metrics, _, _ = env.trainer.evaluate(fitted, env.splits["test"].samples)
-        scores[f"{ids_key(ids)}:{spec_fp}:{seed * 1000 + k}"] = float(metrics[ps.primary_metric])
+        scores[key(job, k)] = float(metrics[ps.primary_metric])
         doc.update({"scores": scores})
         jpath.parent.mkdir(parents=True, exist_ok=True)
         jpath.write_text(json.dumps(doc, indent=1))
-        print(f"[{n}/{len(todo)}] {label} seed {seed} test seed {seed * 1000 + k}: "
+        print(f"[{n}/{len(todo)}] {job.label} seed {job.seed} test seed {seed}: "
               f"{metrics[ps.primary_metric]:.4f} ({time.time() - t0:.0f} s)", flush=True)  # fmt: skip
 
-    def at_scale(seed: int, ids: list[str]) -> dict[int, float]:
-        return {
-            seed * 1000 + k: scores[key]
-            for k in range(args.scale_seeds)
-            if (key := f"{ids_key(ids)}:{spec_fp}:{seed * 1000 + k}") in scores
-        }
+    def at_scale(job: Job) -> dict[int, float]:
+        return {job.seed * 1000 + k: scores[key(job, k)] for k in range(args.scale_seeds) if key(job, k) in scores}
 
-    refs = {(seed, label): at_scale(seed, ids) for seed, label, ids, r in jobs if not r}
-    for seed, _, ids, r in jobs:
-        if r:
-            r["scale_test"] = at_scale(seed, ids)
-            nf, orc = refs.get((seed, "no filter"), {}), refs.get((seed, "oracle"), {})
-            r["scale_no_filter"], r["scale_oracle"] = nf, orc
-            m, b, o = (float(np.mean(list(x.values()))) if x else None for x in (r["scale_test"], nf, orc))
-            r["scale_gap_closed"] = (m - b) / (o - b) if None not in (m, b, o) and o > b else None  # type: ignore[operator]
+    refs = {(j.seed, j.label): at_scale(j) for j in jobs if j.row is None}
+    for job in jobs:
+        if job.row is None:
+            continue
+        r = job.row
+        r["scale_test"] = at_scale(job)
+        nf, orc = refs.get((job.seed, "no filter"), {}), refs.get((job.seed, "oracle"), {})
+        r["scale_no_filter"], r["scale_oracle"] = nf, orc
+        m, b, o = (float(np.mean(list(x.values()))) if x else None for x in (r["scale_test"], nf, orc))
+        r["scale_gap_closed"] = (m - b) / (o - b) if None not in (m, b, o) and o > b else None  # type: ignore[operator]
     doc.update({"format": 1, "commit": sha, "scenario": args.scenario, "scale": about, "spec_fp": spec_fp,
                 "scale_seeds": args.scale_seeds, "rows": rows})  # fmt: skip
     jpath.write_text(json.dumps(doc, indent=1))
