@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import subprocess
 import sys
@@ -64,9 +65,17 @@ def commit() -> str:
 PROTOCOL = 1
 
 
+#: Files that only one strategy's search executes. A commit that changes only these leaves every other
+#: strategy's search code as it was, so a change to the agent's planner re-runs the agent's searches and
+#: reuses the baselines' (their rows keep the commit that measured them). Keep it to files no other
+#: strategy calls: listing a shared file here would let a stale baseline row pass.
+STRATEGY_ONLY_FILES: dict[str, tuple[str, ...]] = {"agent": ("recipelab/agent/planners/statistical.py",)}
+
+
 @functools.cache
-def search_code(sha: str) -> str:
-    """What made a search: the git tree of recipelab/ at ``sha``, plus this script's PROTOCOL.
+def search_code(sha: str, strategy: str = "") -> str:
+    """What made a search: the git tree of recipelab/ at ``sha`` (less the files only other strategies
+    execute, `STRATEGY_ONLY_FILES`), plus this script's PROTOCOL.
 
     A commit that only changes the reporting (this script's tables, README, results) keeps the same
     search code, so its invocation reuses the searches and oracles measured before it instead of
@@ -75,15 +84,17 @@ def search_code(sha: str) -> str:
     """
     if sha.endswith("-dirty") or sha == "unknown":
         return f"{sha}/p{PROTOCOL}"
+    others = {f for s, fs in STRATEGY_ONLY_FILES.items() if s != strategy for f in fs}
     try:
-        out = subprocess.run(["git", "rev-parse", f"{sha}:recipelab"], capture_output=True, text=True, check=True)
+        out = subprocess.run(["git", "ls-tree", "-r", sha, "recipelab"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return f"{sha}/p{PROTOCOL}"
-    return f"{out.stdout.strip()[:12]}/p{PROTOCOL}"
+    kept = [line for line in out.stdout.splitlines() if line.split("\t", 1)[-1] not in others]
+    return f"{hashlib.sha1(chr(10).join(kept).encode()).hexdigest()[:12]}/p{PROTOCOL}"
 
 
-def same_search_code(measured: str | None, sha: str) -> bool:
-    return measured is not None and (measured == sha or search_code(measured) == search_code(sha))
+def same_search_code(measured: str | None, sha: str, strategy: str = "") -> bool:
+    return measured is not None and (measured == sha or search_code(measured, strategy) == search_code(sha, strategy))
 
 
 def bench_dir(root: Path, scenario: str, size: int | None) -> Path:
@@ -114,7 +125,7 @@ def find_run(mem: Memory, cfg: SearchConfig, sha: str) -> dict[str, Any] | None:
     for r in mem.list_runs():
         c = dict(r.get("config") or {})
         c.pop("warm_start_sources", None)  # recorded by the loop at start
-        if same_search_code(c.pop("bench_commit", None), sha) and c == want:
+        if same_search_code(c.pop("bench_commit", None), sha, cfg.strategy) and c == want:
             return r
     return None
 
@@ -225,6 +236,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=None, help="pool size (default: the scenario's own)")
     ap.add_argument("--root", type=Path, default=Path(".recipelab-sq"), help="benchmarks and workspace go here")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument(
+        "--only-seeds",
+        default=None,
+        help="comma-separated search seeds to run now (of range(--seeds)); lets two processes split the seeds, each "
+        "with its own --out; an invocation without it writes the table from the memory",
+    )
     ap.add_argument("--budget", default="16", help="comma-separated probe budgets")
     ap.add_argument("--test-seeds", type=int, default=2)
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
@@ -236,18 +253,21 @@ def main() -> None:
     doc: Any = json.loads(jpath.read_text()) if jpath.exists() else {}
     if not isinstance(doc, dict) or doc.get("format") != 2:  # an older results file: start afresh
         doc = {"format": 2, "rows": [], "oracles": {}}
-    rows: list[dict[str, Any]] = [r for r in doc["rows"] if args.allow_stale or same_search_code(r["commit"], sha)]
+    rows: list[dict[str, Any]] = [
+        r for r in doc["rows"] if args.allow_stale or same_search_code(r["commit"], sha, r["strategy"])
+    ]
     doc["oracles"] = {
-        k: v for k, v in doc["oracles"].items() if args.allow_stale or same_search_code(v.get("commit"), sha)
+        k: v for k, v in doc["oracles"].items() if args.allow_stale or same_search_code(v.get("commit"), sha, "oracle")
     }
     oracles = {k: v["scores"] for k, v in doc["oracles"].items()}
     ws = Workspace.open(args.root / "ws")
     mem = Memory(ws.memory_path)
     budgets = [int(b) for b in args.budget.split(",")]
+    seeds = list(range(args.seeds)) if args.only_seeds is None else [int(x) for x in args.only_seeds.split(",")]
     for scenario in args.scenarios.split(","):
         bench = bench_dir(args.root, scenario, args.size)
         for budget in budgets:
-            for seed in range(args.seeds):
+            for seed in seeds:
                 for strategy in args.strategies.split(","):
                     key = (scenario, budget, strategy, seed)
                     t0 = time.time()

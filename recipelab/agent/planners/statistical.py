@@ -73,6 +73,9 @@ LINE_FACTOR = 1.5
 LINE_MAX_STEPS = 3
 LINE_MIN_TAIL = 0.01
 LINE = "@"
+#: Narrowest upper end of a threshold's range in the joint search that follows a first wave where no single
+#: tail clearly helped (``spread_spec``): a side whose own tail is tiny may still be worth a band.
+SPREAD_MIN_TAIL = 0.1
 
 
 @dataclass(frozen=True)
@@ -434,6 +437,8 @@ class StatisticalPlanner:
         line = self.line_units(v)
         if line:
             return line[:left]
+        if self.spread(v):
+            return []  # no single tail carries the gain: the rest of the screening budget goes to the search
         flips = self._flips(v)
         left2 = max(0, left - len(flips))
         rest = [] if v.trust_low else singles
@@ -644,6 +649,8 @@ class StatisticalPlanner:
             first = min(t.id for t in searched)
             pre = dataclasses.replace(state, trials=[t for t in state.trials if t.id < first])
             v = self.view(pre, v.space)
+        if self.spread(v):
+            return self.spread_spec(v)
         units = []
         for s in v.screened.values():
             tails = [t for t in s.tails if t.op not in v.banned]
@@ -726,6 +733,83 @@ class StatisticalPlanner:
             + (f"; left out (clearly negative): {', '.join(dropped)}" if dropped else "")
             + (f"; left out (no room for more thresholds than {max_dims}): {', '.join(crowded)}" if crowded else "")
         )
+        return Proposal(kind="search", ops=ops, search=dims, purpose=SEARCH, hypothesis=hyp), why
+
+    @staticmethod
+    def spread(v: View) -> bool:
+        """True when the first wave of evidence singles is measured, none of them clearly helped or hurt, and nothing
+        else has been screened yet. Why: where noise is spread thin over many families (each op removes a few
+        percent of bad rows), no one-seed single screen separates from noise, and flips and further singles
+        would spend the budget on more of the same. The gain then lies in cutting many stats at once, which is
+        what a joint search over them measures. Decided once, from the first wave: a run where a single clearly
+        helped (line search, flips, groups) never switches to it later."""
+        if not v.screened or any(label.startswith(GROUP) or LINE in label for label in v.tried):
+            return False
+        if not v.tried <= {u.label for u in v.evidence}:
+            return False  # a flip or a later single was screened: the usual path is under way
+        singles = [s for s in v.screened.values() if s.effect is not None and s.fidelity >= 1.0]
+        # A clearly hurt single is news too (the evidence may point at the wrong end): its flip is worth a probe.
+        return bool(singles) and not any(s.effect.lo > 0 or s.effect.hi < 0 for s in singles if s.effect is not None)
+
+    def spread_spec(self, v: View) -> tuple[Proposal, str] | None:
+        """The joint search when no single tail carries the gain: both sides of every allowed filter's stats
+        (two-sided bands, which one-sided screens never measure), each from keeping everything up to about
+        twice the tail that the screen, the evidence or the data's own tail suggests (``SPREAD_MIN_TAIL`` to
+        ``PARTNER_MAX_TAIL``). Sides whose single screen clearly hurt stay off. Its first trial is the
+        combination of every screen that helped by its mean (deduplicators among them stay on; the others
+        off), so TPE starts from what the screens saw, not from scratch."""
+        space, state = v.space, v.state
+        pinned = state.steering.pinned
+        hurt: set[tuple[str, str | None]] = set()
+        on: dict[tuple[str, str | None], Tail] = {}
+        helped: list[str] = []
+        for s in v.screened.values():
+            if s.effect is None or s.fidelity < 1.0:
+                continue
+            if s.clearly_negative and len(s.tails) == 1:
+                hurt |= {(t.op, t.param) for t in s.tails if t.op not in pinned}
+            elif s.mean > 0 or any(t.op in pinned for t in s.tails):
+                helped.append(s.label)
+                for t in s.tails:
+                    if t.op not in v.banned:
+                        on[(t.op, t.param)] = t
+        prior = {(p.op, p.param): p.q for p in space.priors() if p.strong}
+        ops: list[OpChoice] = []
+        dims: list[SearchDim] = []
+        for name in space.filter_names:
+            if name in v.banned:
+                continue
+            qs: list[ParamValue] = []
+            for param, _, side in space.thresholds_of(name):
+                t = on.get((name, param))
+                q0 = t.q if t is not None else 0.0
+                qs.append(ParamValue(name=param, value=round(q0 if side == "min" else 1.0 - q0, 4)))
+                if (name, param) in hurt:
+                    continue
+                ref = q0 or prior.get((name, param)) or space.side_tail(name, param)
+                hi = min(PARTNER_MAX_TAIL, max(2.0 * ref, SPREAD_MIN_TAIL))
+                lo_q, hi_q = (0.0, hi) if side == "min" else (1.0 - hi, 1.0)
+                ulo, uhi = state.steering.ranges.get((name, param), (0.0, 1.0))
+                lo_q, hi_q = max(lo_q, ulo), min(hi_q, uhi)
+                if hi_q > lo_q:
+                    dims.append(SearchDim(op=name, param=param, low_q=round(lo_q, 4), high_q=round(hi_q, 4)))
+            ops.append(OpChoice(op=name, quantiles=qs))
+        ops += [OpChoice(op=n) for n in space.dedup_names if (n, None) in on]
+        if not dims:
+            return None
+        n_ops = len({d.op for d in dims})
+        why = (
+            f"no single screen clearly helped ({len(v.screened)} screened, none with an interval above 0): the "
+            f"gain, if any, is spread over many ops, so the rest of the exploration budget tunes {len(dims)} "
+            f"thresholds of {n_ops} filters jointly, both sides of each stat (bands), starting from the screens "
+            f"that helped by their mean ({', '.join(helped) if helped else 'none: from no filter'})"
+            + (
+                f"; left out (their screen clearly hurt): {', '.join(sorted(f'{o}.{p}' for o, p in hurt))}"
+                if hurt
+                else ""
+            )
+        )
+        hyp = "cutting many stats at once, each a little, beats any single cut"
         return Proposal(kind="search", ops=ops, search=dims, purpose=SEARCH, hypothesis=hyp), why
 
     def _search_plan(self, v: View, spec: tuple[Proposal, str], room: int, more: bool) -> Plan:
