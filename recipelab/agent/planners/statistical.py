@@ -748,8 +748,14 @@ class StatisticalPlanner:
         if not v.tried <= {u.label for u in v.evidence}:
             return False  # a flip or a later single was screened: the usual path is under way
         singles = [s for s in v.screened.values() if s.effect is not None and s.fidelity >= 1.0]
-        # A clearly hurt single is news too (the evidence may point at the wrong end): its flip is worth a probe.
-        return bool(singles) and not any(s.effect.lo > 0 or s.effect.hi < 0 for s in singles if s.effect is not None)
+        # A clearly hurt filter tail is news too (the evidence may point at the wrong end): its flip is worth a
+        # probe. A deduplicator that hurt has no other side: the search leaves it out.
+        flippable = [s for s in singles if any(v.space.other_side(t.op, t.param) for t in s.tails if t.param)]
+        return (
+            bool(singles)
+            and not any(s.effect.lo > 0 for s in singles if s.effect is not None)
+            and not any(s.clearly_negative for s in flippable)
+        )
 
     def spread_spec(self, v: View) -> tuple[Proposal, str] | None:
         """The joint search when no single tail carries the gain: both sides of every allowed filter's stats
