@@ -413,20 +413,6 @@ def test_no_clear_single_hands_the_screening_budget_to_a_joint_two_sided_search(
     assert start["text_length_filter"]["min_len"] == 0.0  # not screened: keeps everything at first
     assert start["special_characters_filter"]["max_ratio"] == 1.0  # hurt a little (0.497 vs 0.50): off at first
     assert "document_deduplicator" not in start  # a deduplicator that clearly hurt is left out (and no flip)
-    assert p.toggle_ops == []
-
-
-def test_the_joint_search_gives_the_best_screen_by_its_mean_a_winners_range(text_space: PoolSpace) -> None:
-    """No single clearly helped, but one helped most by its mean: its threshold is searched over a clear winner's
-    range (its tail may be wider than the evidence's), the others over the usual spread range."""
-    rows = first_wave(text_space, {"text_length_filter.max_len": 0.52, "special_characters_filter.max_ratio": 0.505})
-    plan = StatisticalPlanner().propose(make_state(text_space, rows, 24), text_space)
-    p = plan.proposals[0]
-    assert p.kind == "search" and "no single screen clearly helped" in plan.rationale
-    assert "text_length_filter.max_len, the best by its mean (+0.020), over a winner's range" in plan.rationale
-    dims = {(d.op, d.param): d for d in p.search}
-    assert dims[("text_length_filter", "max_len")].low_q <= 0.7  # at least a 30% tail
-    assert dims[("special_characters_filter", "max_ratio")].low_q > dims[("text_length_filter", "max_len")].low_q
 
 
 def test_a_clear_single_keeps_the_usual_path(text_space: PoolSpace) -> None:

@@ -40,7 +40,7 @@ import numpy as np
 
 from recipelab.agent.analysis import Effect, candidates, effect_vs_baseline, noise_sd
 from recipelab.agent.plan import OpChoice, ParamValue, Plan, Proposal, SearchDim
-from recipelab.agent.planners.base import allowed_dedups, allowed_filters, replication_reserve
+from recipelab.agent.planners.base import replication_reserve
 from recipelab.agent.planners.replicate import replication_plan
 from recipelab.agent.space import SIMILARITY_OP, PoolSpace
 from recipelab.agent.state import SearchState, Trial
@@ -188,17 +188,6 @@ def _tails_of(choices: list[OpChoice], space: PoolSpace) -> list[Tail]:
             if q > 0:
                 out.append(Tail(ch.op, qp.name, side, round(q, 4)))
     return out
-
-
-def _tail_dim(op: str, param: str, side: str, hi: float, state: SearchState) -> SearchDim | None:
-    """A search range for one side of a stat, from keeping everything to cutting a share ``hi`` of the pool from
-    that side, within the range the user allowed for the threshold; None when nothing is left of it."""
-    lo_q, hi_q = (0.0, hi) if side == "min" else (1.0 - hi, 1.0)
-    ulo, uhi = state.steering.ranges.get((op, param), (0.0, 1.0))
-    lo_q, hi_q = max(lo_q, ulo), min(hi_q, uhi)
-    if hi_q <= lo_q:
-        return None
-    return SearchDim(op=op, param=param, low_q=round(lo_q, 4), high_q=round(hi_q, 4))
 
 
 class StatisticalPlanner:
@@ -695,11 +684,14 @@ class StatisticalPlanner:
                 if helped:
                     start.append(t)  # no room to tune it: in at its screened threshold
                 return
-            d = _tail_dim(t.op, t.param, t.side or "min", min(max_tail, max(widen * t.q, 0.1 * widen)), v.state)
-            if d is None:
+            hi = min(max_tail, max(widen * t.q, 0.1 * widen))
+            lo_q, hi_q = (0.0, hi) if t.side == "min" else (1.0 - hi, 1.0)
+            ulo, uhi = v.state.steering.ranges.get((t.op, t.param), (0.0, 1.0))
+            lo_q, hi_q = max(lo_q, ulo), min(hi_q, uhi)
+            if hi_q <= lo_q:
                 return
             start.append(t)
-            dims.append(d)
+            dims.append(SearchDim(op=t.op, param=t.param, low_q=round(lo_q, 4), high_q=round(hi_q, 4)))
 
         for t in winner.tails:
             add(t, True, 3.0, WINNER_MAX_TAIL, must=True)
@@ -771,11 +763,7 @@ class StatisticalPlanner:
         twice the tail that the screen, the evidence or the data's own tail suggests (``SPREAD_MIN_TAIL`` to
         ``PARTNER_MAX_TAIL``). Sides whose single screen clearly hurt stay off. Its first trial is the
         combination of every screen that helped by its mean (deduplicators among them stay on; the others
-        off), so TPE starts from what the screens saw, not from scratch. The best single filter screen by its
-        mean gets a clear winner's range (``WINNER_MAX_TAIL``, at least 30%): it is the likeliest carrier of a
-        gain that one seed could not separate from noise, and its evidence-sized tail may be much narrower than
-        where the gain stops (a synthetic lone winner whose bad tail is 15% against a 3% evidence tail: the
-        search's best went from within noise of the screen to +0.05 above it)."""
+        off), so TPE starts from what the screens saw, not from scratch."""
         space, state = v.space, v.state
         pinned = state.steering.pinned
         hurt: set[tuple[str, str | None]] = set()
@@ -792,21 +780,11 @@ class StatisticalPlanner:
                     if t.op not in v.banned:
                         on[(t.op, t.param)] = t
         prior = {(p.op, p.param): p.q for p in space.priors() if p.strong}
-        # The best single filter screen by its mean, when above 0: the likeliest carrier of a gain the noise hid,
-        # so its threshold gets the range a clear winner gets (its tail may be wider than the evidence's).
-        best = max(
-            (
-                s
-                for s in v.screened.values()
-                if s.effect is not None and s.fidelity >= 1.0 and len(s.tails) == 1 and s.tails[0].param and s.mean > 0
-            ),
-            key=lambda s: s.mean,
-            default=None,
-        )
-        lead = (best.tails[0].op, best.tails[0].param) if best is not None else None
         ops: list[OpChoice] = []
         dims: list[SearchDim] = []
-        for name in allowed_filters(space, state):
+        for name in space.filter_names:
+            if name in v.banned:
+                continue
             qs: list[ParamValue] = []
             for param, _, side in space.thresholds_of(name):
                 t = on.get((name, param))
@@ -815,16 +793,14 @@ class StatisticalPlanner:
                 if (name, param) in hurt:
                     continue
                 ref = q0 or prior.get((name, param)) or space.side_tail(name, param)
-                if (name, param) == lead:
-                    hi = min(WINNER_MAX_TAIL, max(3.0 * ref, 0.3))
-                else:
-                    hi = min(PARTNER_MAX_TAIL, max(2.0 * ref, SPREAD_MIN_TAIL))
-                d = _tail_dim(name, param, side, hi, state)
-                if d is not None:
-                    dims.append(d)
+                hi = min(PARTNER_MAX_TAIL, max(2.0 * ref, SPREAD_MIN_TAIL))
+                lo_q, hi_q = (0.0, hi) if side == "min" else (1.0 - hi, 1.0)
+                ulo, uhi = state.steering.ranges.get((name, param), (0.0, 1.0))
+                lo_q, hi_q = max(lo_q, ulo), min(hi_q, uhi)
+                if hi_q > lo_q:
+                    dims.append(SearchDim(op=name, param=param, low_q=round(lo_q, 4), high_q=round(hi_q, 4)))
             ops.append(OpChoice(op=name, quantiles=qs))
-        # Deduplicators have nothing to tune: on when their screen helped by its mean, otherwise off.
-        ops += [OpChoice(op=n) for n in allowed_dedups(space, state) if (n, None) in on]
+        ops += [OpChoice(op=n) for n in space.dedup_names if (n, None) in on]
         if not dims:
             return None
         n_ops = len({d.op for d in dims})
@@ -833,9 +809,8 @@ class StatisticalPlanner:
             f"gain, if any, is spread over many ops, so the rest of the exploration budget tunes {len(dims)} "
             f"thresholds of {n_ops} filters jointly, both sides of each stat (bands), starting from the screens "
             f"that helped by their mean ({', '.join(helped) if helped else 'none: from no filter'})"
-            + (f"; {best.label}, the best by its mean ({best.mean:+.3f}), over a winner's range" if best else "")
             + (
-                "; left out (their screen clearly hurt): " + ", ".join(sorted(f"{o}.{p}" if p else o for o, p in hurt))
+                f"; left out (their screen clearly hurt): {', '.join(sorted(f'{o}.{p}' for o, p in hurt))}"
                 if hurt
                 else ""
             )
