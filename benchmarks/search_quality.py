@@ -325,6 +325,24 @@ def main() -> None:
     write_md(doc, args)
 
 
+def no_filter_section(by: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Each strategy's final recipe against no filter in the test metric itself, paired by search seed (the
+    same test seeds score both). Gap closed divides by the oracle's gain, which is close to 0 on a nearly clean
+    pool; "not worse than no filter" needs no oracle."""
+    out = []
+    for s, rs in by.items():
+        diffs = [r["test_final"] - r["test_no_filter"] for r in rs]
+        if len(diffs) < 2:
+            continue
+        m, lo, hi = paired_interval(diffs)
+        verdict = "better than no filter" if lo > 0 else "worse than no filter" if hi < 0 else "no measurable change"
+        out.append(f"| {s} | {len(diffs)} | {m:+.4f} | [{lo:+.4f}, {hi:+.4f}] | {verdict} |")
+    if not out:
+        return []
+    head = "| final - no filter (test metric) | seeds | mean | 90% interval | verdict |"
+    return ["", head, "|---|---:|---:|---|---|", *out]
+
+
 def noise_section(by: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Paired differences in the test metric itself, and how much of their spread is test scoring.
 
@@ -471,6 +489,7 @@ def write_md(doc: dict[str, Any], args: argparse.Namespace) -> None:
             if comp:
                 lines += ["", "| paired difference (gap closed) | seeds | mean | 90% interval | verdict |",
                           "|---|---:|---:|---|---|", *comp]  # fmt: skip
+            lines += no_filter_section(by)
             lines += noise_section(by)
             lines += ["", "| strategy | seed | gap closed | test final | no filter | oracle | kept | recipe |",
                       "|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
