@@ -19,7 +19,7 @@ from recipelab.agent.analysis import Noise, candidates, effect_vs_baseline
 from recipelab.agent.loop import SearchLoop
 from recipelab.agent.plan import OpChoice, ParamValue
 from recipelab.agent.planners.replicate import MAX_SEEDS, replication_plan, seed_cap
-from recipelab.agent.planners.statistical import StatisticalPlanner
+from recipelab.agent.planners.statistical import SPREAD_MIN_TAIL, StatisticalPlanner
 from recipelab.agent.space import PoolSpace
 from recipelab.agent.state import SearchState, Steering, Trial
 from recipelab.data.reader import read_dataset
@@ -28,6 +28,8 @@ from recipelab.workspace import Workspace
 from tests.conftest import SYNTHETIC_OPS, SyntheticEnv, make_synthetic_loop
 
 OPS = SYNTHETIC_OPS
+#: Search seeds of the lone-winner test.
+SPREAD_SEEDS = (0, 3)
 
 
 def run_search(ws_dir: Path, bench: Path, env: SyntheticEnv, **cfg_kw) -> SearchLoop:  # noqa: ANN003
@@ -110,7 +112,9 @@ def test_lone_winner_is_tuned_no_evidence_ops_screened_no_stall(
     tmp_path: Path, tiny_bench: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One op alone helps (image entropy's low tail, wider than its evidence says); every other tail
-    hurts. The evidence points first at two tails that hurt and knows nothing of most ops."""
+    hurts. The evidence points first at two tails that hurt and knows nothing of most ops. Two search seeds
+    (both take the joint search after the first wave): one search's best against its screen varies by
+    +-0.03 with the seed alone, so the gain is judged on their mean."""
     ws_dir = tmp_path / "ws"
     space = pool_space(ws_dir, tiny_bench)
     helper = ("image_entropy_filter", "min_entropy")
@@ -127,45 +131,49 @@ def test_lone_winner_is_tuned_no_evidence_ops_screened_no_stall(
     no_evidence = {op for op in OPS if op in space.filter_names and op not in {o for o, _ in evidence}}
 
     B = 24
-    loop = run_search(ws_dir, tiny_bench, env, budget_probes=B, test_seeds=0)
-    state = loop.state()
-    trials = state.trials
-    assert_never_stalls(loop, B)
+    gains = []
+    for sd in SPREAD_SEEDS:
+        loop = run_search(tmp_path / f"s{sd}" / "ws", tiny_bench, env, budget_probes=B, test_seeds=0, seed=sd)
+        state = loop.state()
+        trials = state.trials
+        assert_never_stalls(loop, B)
 
-    # every op without evidence was measured: screened (alone or in a group) or cut by the joint search
-    # (no first-wave single clearly helps here, so the search takes over from the screens)
-    covered = {
-        c.op
-        for t in trials
-        if t.purpose.startswith(("screen:", "search"))
-        for c in t.choices
-        if any(0 < float(q.value) < 1 for q in c.quantiles)
-    }
-    assert no_evidence <= covered, no_evidence - covered
+        # every op without evidence was measured: screened (alone or in a group) or cut by the joint search
+        # (no first-wave single clearly helps here, so the search takes over from the screens)
+        covered = {
+            c.op
+            for t in trials
+            if t.purpose.startswith(("screen:", "search"))
+            for c in t.choices
+            if any(0 < float(q.value) < 1 for q in c.quantiles)
+        }
+        assert no_evidence <= covered, no_evidence - covered
 
-    # the evidence's first picks hurt: it is distrusted, and the plan says so
-    assert any("disagrees with the probes" in e["message"] for e in plans(loop))
+        # the evidence's first picks hurt: it is distrusted, and the plan says so
+        assert any("disagrees with the probes" in e["message"] for e in plans(loop))
 
-    # the lone winner's threshold is tuned: a search over it, several quantiles probed
-    search = [e for e in plans(loop) if any(p["kind"] == "search" for p in e["payload"]["proposals"])]
-    assert search, "no threshold search"
-    dims = {(d["op"], d["param"]) for p in search[0]["payload"]["proposals"] for d in p["search"]}
-    assert helper in dims
-    qs = {
-        float(q.value)
-        for t in trials
-        for c in t.choices
-        if c.op == helper[0]
-        for q in c.quantiles
-        if q.name == helper[1]
-    }
-    assert len(qs) >= 4
-    # ... and the final recipe beats the screened threshold (the bad tail is wider than the evidence's)
-    screen = next(t for t in trials if t.purpose == "screen:image_entropy_filter.min_entropy")
-    best = loop.mem.get_run(loop.run_id)["summary"]["best"]
-    assert best["eval_mean"] > screen.metric + 0.02
-    ent = [c for c in best["choices"] if c["op"] == helper[0]]
-    assert ent and any(q["name"] == helper[1] and q["value"] > 0.08 for q in ent[0]["quantiles"])
+        # the lone winner's threshold is tuned: a search over it, several quantiles probed
+        search = [e for e in plans(loop) if any(p["kind"] == "search" for p in e["payload"]["proposals"])]
+        assert search, "no threshold search"
+        dims = {(d["op"], d["param"]) for p in search[0]["payload"]["proposals"] for d in p["search"]}
+        assert helper in dims
+        qs = {
+            float(q.value)
+            for t in trials
+            for c in t.choices
+            if c.op == helper[0]
+            for q in c.quantiles
+            if q.name == helper[1]
+        }
+        assert len(qs) >= 4
+        # ... and the final recipe beats the screened threshold (the bad tail is wider than the evidence's)
+        screen = next(t for t in trials if t.purpose == "screen:image_entropy_filter.min_entropy")
+        best = loop.mem.get_run(loop.run_id)["summary"]["best"]
+        gains.append(best["eval_mean"] - screen.metric)
+        ent = [c for c in best["choices"] if c["op"] == helper[0]]
+        assert ent and any(q["name"] == helper[1] and q["value"] > 0.08 for q in ent[0]["quantiles"])
+    # a search is noisy: over the seeds, the final recipe beats the screen by more than its noise
+    assert float(np.mean(gains)) > 0.02, gains
 
 
 def test_hurt_side_is_flipped_and_the_other_side_found(tmp_path: Path, tiny_bench: Path) -> None:
@@ -407,7 +415,12 @@ def test_no_clear_single_hands_the_screening_budget_to_a_joint_two_sided_search(
     for op in ("text_length_filter", "words_num_filter", "special_characters_filter"):
         for param, _, side in text_space.thresholds_of(op):
             d = dims[(op, param)]  # both sides of every stat: bands
-            assert (d.low_q == 0.0 and 0.1 <= d.high_q <= 0.5) if side == "min" else (0.5 <= d.low_q <= 0.9)
+            # at least a quarter per side (bands around typical values), at most half
+            assert (
+                (d.low_q == 0.0 and SPREAD_MIN_TAIL <= d.high_q <= 0.5)
+                if side == "min"
+                else (0.5 <= d.low_q <= 1 - SPREAD_MIN_TAIL)
+            )
     start = {c.op: {q.name: q.value for q in c.quantiles} for c in p.ops}
     assert start["text_length_filter"]["max_len"] == pytest.approx(0.9183, abs=1e-3)  # helped: on
     assert start["text_length_filter"]["min_len"] == 0.0  # not screened: keeps everything at first

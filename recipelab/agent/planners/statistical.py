@@ -75,7 +75,7 @@ LINE_MIN_TAIL = 0.01
 LINE = "@"
 #: Narrowest upper end of a threshold's range in the joint search that follows a first wave where no single
 #: tail clearly helped (``spread_spec``): a side whose own tail is tiny may still be worth a band.
-SPREAD_MIN_TAIL = 0.1
+SPREAD_MIN_TAIL = 0.25
 
 
 @dataclass(frozen=True)
