@@ -64,6 +64,8 @@ def enqueue_start(study: optuna.Study, proposal: Proposal) -> None:
         q = next((float(p.value) for p in (ch.quantiles if ch else []) if p.name == d.param), None)
         if q is not None:
             params[param_name(d)] = min(max(q, d.low_q), d.high_q)
+    if proposal.start_on is not None:
+        params.update({f"{op}{ENABLED}": op in proposal.start_on for op in proposal.toggle_ops})
     if params:
         study.enqueue_trial(params, skip_if_exists=True)
 

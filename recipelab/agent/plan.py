@@ -107,6 +107,11 @@ class Proposal(BaseModel):
     toggle_ops: list[str] = Field(
         default_factory=list, description="for kind=search: ops the search may also switch off entirely"
     )
+    start_on: list[str] | None = Field(
+        default=None,
+        description="for kind=search: the toggled ops that are on in the first trial (the rest off); "
+        "None: the sampler picks them",
+    )
     seeds: int = Field(default=1, ge=1, le=10, description="replicates of a recipe with different seeds")
     first_seed: int = Field(default=0, ge=0, le=100, description="index of the first seed (0 pairs with the baseline)")
     purpose: str = Field(default="", description="short tag, e.g. screen:image_entropy_filter")

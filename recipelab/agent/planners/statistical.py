@@ -800,14 +800,21 @@ class StatisticalPlanner:
                 if hi_q > lo_q:
                     dims.append(SearchDim(op=name, param=param, low_q=round(lo_q, 4), high_q=round(hi_q, 4)))
             ops.append(OpChoice(op=name, quantiles=qs))
-        ops += [OpChoice(op=n) for n in space.dedup_names if (n, None) in on]
+        dedups = [n for n in space.dedup_names if (n, None) in on]
+        ops += [OpChoice(op=n) for n in dedups]
         if not dims:
             return None
+        # Every filter is a switch (as in plain TPE): with up to a quarter cut per side on all of them at once,
+        # a trial would keep almost nothing; switched, TPE learns which stats are worth a band. The first trial
+        # switches on exactly what the screens that helped cut (and the deduplicators that helped).
+        searched = sorted({d.op for d in dims})
+        start_on = sorted({o for o, _ in on})
         n_ops = len({d.op for d in dims})
         why = (
             f"no single screen clearly helped ({len(v.screened)} screened, none with an interval above 0): the "
             f"gain, if any, is spread over many ops, so the rest of the exploration budget tunes {len(dims)} "
-            f"thresholds of {n_ops} filters jointly, both sides of each stat (bands), starting from the screens "
+            f"thresholds of {n_ops} filters jointly, both sides of each stat (bands), each filter on or off, "
+            "starting from the screens "
             f"that helped by their mean ({', '.join(helped) if helped else 'none: from no filter'})"
             + (
                 f"; left out (their screen clearly hurt): {', '.join(sorted(f'{o}.{p}' for o, p in hurt))}"
@@ -816,7 +823,16 @@ class StatisticalPlanner:
             )
         )
         hyp = "cutting many stats at once, each a little, beats any single cut"
-        return Proposal(kind="search", ops=ops, search=dims, purpose=SEARCH, hypothesis=hyp), why
+        prop = Proposal(
+            kind="search",
+            ops=ops,
+            search=dims,
+            toggle_ops=searched,
+            start_on=start_on,
+            purpose=SEARCH,
+            hypothesis=hyp,
+        )
+        return prop, why
 
     def _search_plan(self, v: View, spec: tuple[Proposal, str], room: int, more: bool) -> Plan:
         prop, why = spec
