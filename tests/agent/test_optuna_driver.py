@@ -70,3 +70,19 @@ def test_a_trial_left_running_by_a_crash_is_reconciled(synthetic_loop) -> None: 
     study = optuna.load_study(study_name=f"{loop.run_id}:search", storage=loop.ws.optuna_storage)
     assert not osr.running_trials(study)
     assert study.trials[t.number].state == optuna.trial.TrialState.COMPLETE
+
+
+def test_the_first_trial_switches_on_exactly_start_on() -> None:
+    """``start_on`` sets every toggle of the queued first trial (on for the listed ops, off for the rest);
+    without it the sampler picks them, as the optuna baseline's search expects."""
+    for start_on, want in ((["image_shape_filter"], True), ([], False)):
+        study = optuna.create_study(direction="maximize")
+        prop = PROP.model_copy(update={"start_on": start_on})
+        osr.enqueue_start(study, prop)
+        choices = osr.suggest_choices(study.ask(), prop)
+        assert ("image_shape_filter" in [c.op for c in choices]) is want
+        assert choices[0].op == "text_length_filter" and choices[0].quantiles[0].value == 0.1
+    study = optuna.create_study(direction="maximize")
+    osr.enqueue_start(study, PROP)
+    fixed = study.get_trials(deepcopy=False)[0].system_attrs["fixed_params"]
+    assert "image_shape_filter.enabled" not in fixed and fixed["text_length_filter.min_len"] == 0.1

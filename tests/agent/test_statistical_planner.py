@@ -426,6 +426,10 @@ def test_no_clear_single_hands_the_screening_budget_to_a_joint_two_sided_search(
     assert start["text_length_filter"]["min_len"] == 0.0  # not screened: keeps everything at first
     assert start["special_characters_filter"]["max_ratio"] == 1.0  # hurt a little (0.497 vs 0.50): off at first
     assert "document_deduplicator" not in start  # a deduplicator that clearly hurt is left out (and no flip)
+    # every searched filter is a switch; the first trial switches on what the screens that helped cut, only
+    assert set(p.toggle_ops) == {d.op for d in p.search}
+    assert p.start_on is not None and "text_length_filter" in p.start_on
+    assert "special_characters_filter" not in p.start_on
 
 
 def test_a_clear_single_keeps_the_usual_path(text_space: PoolSpace) -> None:
