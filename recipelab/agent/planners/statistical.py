@@ -804,8 +804,7 @@ class StatisticalPlanner:
                 if hi_q > lo_q:
                     dims.append(SearchDim(op=name, param=param, low_q=round(lo_q, 4), high_q=round(hi_q, 4)))
             ops.append(OpChoice(op=name, quantiles=qs))
-        dedups = [n for n in space.dedup_names if (n, None) in on]
-        ops += [OpChoice(op=n) for n in dedups]
+        ops += [OpChoice(op=n) for n in space.dedup_names if (n, None) in on]
         if not dims:
             return None
         # Every filter is a switch (as in plain TPE): with up to a quarter cut per side on all of them at once,
@@ -813,7 +812,7 @@ class StatisticalPlanner:
         # switches on exactly what the screens that helped cut (and the deduplicators that helped).
         searched = sorted({d.op for d in dims})
         start_on = sorted({o for o, _ in on})
-        n_ops = len({d.op for d in dims})
+        n_ops = len(searched)
         why = (
             f"no single screen clearly helped ({len(v.screened)} screened, none with an interval above 0): the "
             f"gain, if any, is spread over many ops, so the rest of the exploration budget tunes {len(dims)} "
