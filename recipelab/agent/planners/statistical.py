@@ -21,9 +21,6 @@ A budget-aware version of the Data-Juicer sandbox recipe search, which measures 
 3. tune: Optuna TPE (one ``search`` proposal) on the thresholds of the best screen (its tails over a
    wide range, even when it is the lone winner), with every screen that was not clearly negative as a
    partner: on at its screened threshold when it helped, off (keep everything) but searchable when not;
-   when the first batch of evidence singles (a quarter of the screening budget) is flat, none separating
-   from noise, the screens stop there and the search is joint instead: every filter a switch, both sides of
-   each stat, starting from what helped (``spread_spec``);
 4. the shared end game (``replicate.py``): replicate only candidates whose interval overlaps the
    leader's, up to a seed cap; when it has nothing to settle, the budget goes back to exploration
    (more search trials), and the search ends only when nothing is left to measure.
@@ -83,12 +80,6 @@ LINE = "@"
 #: the agent's `no-mismatch` finals kept 3.2k-4.1k of 10k rows where optuna's bands cut 10-25% per side. The
 #: search switches each filter on or off, so a trial does not cut a quarter on every stat at once.
 SPREAD_MIN_TAIL = 0.25
-#: The first wave of evidence singles (about half the screening budget) runs in two batches; the first holds
-#: this share of the screening budget, the best-evidenced singles. Why: when none of them separates from noise
-#: (``spread``), the weaker-evidenced rest would be more of the same, and the joint search, which switches
-#: every one of those filters anyway, gets their probes instead. When the first batch is not flat, the second
-#: batch completes the wave exactly as one wave would have run it.
-FIRST_BATCH_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -431,8 +422,7 @@ class StatisticalPlanner:
 
     def screen_list(self, v: View) -> list[Unit]:
         """Screens still to run, in order: a first wave of evidence singles (about half the screening
-        budget, so the rest can follow their results), in two batches (the joint search instead of the
-        second when the first is flat, ``spread``); then flips of hurt single tails, groups covering
+        budget, so the rest can follow their results); then flips of hurt single tails, groups covering
         every tail nothing has screened yet, and further evidence singles where the budget allows (none
         once the evidence is distrusted: its ops go to the groups, on both sides)."""
         A = self.screen_budget(v.state)
@@ -446,13 +436,8 @@ class StatisticalPlanner:
         if left <= 0:
             return []
         singles = [u for u in v.evidence if u.label not in v.tried]
-        wave = max(1, math.ceil(A / 2))
         if not v.tried and singles:
-            return singles[: max(1, math.ceil(FIRST_BATCH_SHARE * A))]
-        if len(v.tried) < wave and singles and self._in_first_wave(v):
-            if self.spread(v):
-                return []  # the best-evidenced singles are flat: the rest of the wave would be more of the same
-            return singles[: wave - len(v.tried)]  # the rest of the first wave, as one wave would have run it
+            return singles[: max(1, math.ceil(A / 2))]
         line = self.line_units(v)
         if line:
             return line[:left]
@@ -466,11 +451,6 @@ class StatisticalPlanner:
         groups = self._groups(v, max(1, left2 - k), exclude={t.op for u in rest[:k] for t in u.tails})
         todo = flips + groups + rest[:k]
         return [u for u in todo if u.label not in v.tried][:left]
-
-    @staticmethod
-    def _in_first_wave(v: View) -> bool:
-        """Only evidence singles screened so far (no line step, flip or group): the first wave is under way."""
-        return bool(v.tried) and v.tried <= {u.label for u in v.evidence}
 
     def line_units(self, v: View) -> list[Unit]:
         """The next line-search step on the best single tail, when its screen clearly helped: its tail
@@ -761,13 +741,12 @@ class StatisticalPlanner:
 
     @staticmethod
     def spread(v: View) -> bool:
-        """True when the first batch of evidence singles is measured, none of them clearly helped or hurt, and nothing
+        """True when the first wave of evidence singles is measured, none of them clearly helped or hurt, and nothing
         else has been screened yet. Why: where noise is spread thin over many families (each op removes a few
         percent of bad rows), no one-seed single screen separates from noise, and flips and further singles
         would spend the budget on more of the same. The gain then lies in cutting many stats at once, which is
-        what a joint search over them measures. Decided once, from the first batch of the first wave
-        (``FIRST_BATCH_SHARE``): a run where a single clearly helped or hurt there (line search, flips, groups)
-        never switches to it later."""
+        what a joint search over them measures. Decided once, from the first wave: a run where a single clearly
+        helped (line search, flips, groups) never switches to it later."""
         if not v.screened or any(label.startswith(GROUP) or LINE in label for label in v.tried):
             return False
         if not v.tried <= {u.label for u in v.evidence}:
